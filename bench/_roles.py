@@ -1,0 +1,33 @@
+"""The peer processes of the benchmarks: `python _roles.py ROLE PORT...`."""
+from __future__ import annotations
+
+import sys
+
+import zmq.green as zmq
+
+
+def rep_echo(port: str) -> None:
+    sock = zmq.Context.instance().socket(zmq.REP)
+    sock.bind(f"tcp://127.0.0.1:{port}")
+    while True:
+        sock.send(sock.recv())
+
+
+def pipe_echo(pin: str, pout: str) -> None:
+    ctx = zmq.Context.instance()
+    pull = ctx.socket(zmq.PULL)
+    pull.bind(f"tcp://127.0.0.1:{pin}")
+    push = ctx.socket(zmq.PUSH)
+    push.bind(f"tcp://127.0.0.1:{pout}")
+    while True:
+        push.send(pull.recv())
+
+
+def server(db: str, pull: str, pub: str) -> None:
+    from greenpylm.servers import Server
+    Server("bench", f"tcp://127.0.0.1:{db}", f"tcp://127.0.0.1:{pull}",
+           f"tcp://127.0.0.1:{pub}", log_level="WARNING").start()
+
+
+if __name__ == "__main__":
+    globals()[sys.argv[1]](*sys.argv[2:])

@@ -1,0 +1,231 @@
+"""The client of servers and masters, with pylm's names and signatures.
+
+A client keeps three sockets for its whole life: a DEALER to the server's
+cache service, a PUSH to its pull service and one SUB to its pub service,
+subscribed to the client's id. Before the first call it waits for the
+server's *welcome* on that subscription, so no reply is ever published
+before the client listens (pylm subscribed anew at every call and could lose
+replies). A job keeps at most `window` messages in flight, so memory stays
+bounded and the server's publisher never drops a result.
+"""
+from __future__ import annotations
+
+import sys
+import time
+import uuid
+from typing import Any, Iterable, Iterator
+
+import zmq.green as zmq
+
+from .log import DEFAULT_LEVEL, get_logger, setup
+from .wire import CallTimeout, Message, MissingKeyError, ProtocolError, decode, encode
+from .wire.frames import TAG_WELCOME
+from .wire.transport import recv_frames, send_frames
+
+DEFAULT_WINDOW = 2000
+DEFAULT_BATCH = 128
+
+
+class Client:
+    """Calls the methods of a server (``'server.method'``) and uses its cache.
+
+    Addresses not given are fetched from the server's cache service at
+    ``db_address``. With `session`, messages carry it as their pipeline id
+    and cache keys are stored as ``'<session>:<key>'``, so that sessions
+    sharing a server do not see each other's keys.
+    """
+
+    def __init__(self, server_name: str, db_address: str, push_address: str | None = None,
+                 sub_address: str | None = None, session: str | None = None,
+                 logging_level: int | str = DEFAULT_LEVEL, this_config: bool = False, *,
+                 context: Any = None, window: int = DEFAULT_WINDOW,
+                 batch_size: int = DEFAULT_BATCH) -> None:
+        self.server_name = server_name
+        self.db_address = db_address
+        self.push_address = push_address
+        self.sub_address = sub_address
+        self.session = session
+        self.this_config = this_config
+        self.uuid = str(uuid.uuid4())
+        self.pipeline = session or self.uuid
+        self.window = max(1, window)
+        self.batch_size = max(1, batch_size)
+        self.context = context or zmq.Context.instance()
+        setup(f"client:{server_name}", logging_level)
+        self.log = get_logger(server_name, "client")
+        self._db: Any = None
+        self._push: Any = None
+        self._sub: Any = None
+        self._welcomed = False
+
+    # -- connections ------------------------------------------------------
+    def _socket(self, kind: int, address: str) -> Any:
+        socket = self.context.socket(kind)
+        socket.setsockopt(zmq.LINGER, 1000 if kind == zmq.PUSH else 0)
+        socket.connect(address)
+        return socket
+
+    def _connect(self, deadline: float | None) -> None:
+        """Fetch missing addresses, connect, wait for the server's welcome."""
+        if self._push is None:
+            if not (self.push_address and self.sub_address) and self.this_config:
+                raise ValueError("this_config=True needs both push_address and sub_address")
+            if not self.push_address:
+                self.push_address = self._request("get", "pull_address", b"", deadline).decode()
+            if not self.sub_address:
+                self.sub_address = self._request("get", "pub_address", b"", deadline).decode()
+            self._sub = self._socket(zmq.SUB, self.sub_address)
+            self._sub.setsockopt(zmq.SUBSCRIBE, self.uuid.encode())
+            self._push = self._socket(zmq.PUSH, self.push_address)
+            self.log.debug("sending to {}, listening to {}", self.push_address, self.sub_address)
+        while not self._welcomed:
+            self._receive(deadline, "the server's welcome on " + str(self.sub_address))
+
+    def close(self) -> None:
+        """Close the client's sockets."""
+        for socket in (self._db, self._push, self._sub):
+            if socket is not None:
+                socket.close()
+        self._db = self._push = self._sub = None
+        self._welcomed = False
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # -- cache ------------------------------------------------------------
+    def _key(self, key: str) -> str:
+        return f"{self.session}:{key}" if self.session else key
+
+    def _request(self, operation: str, key: str, value: bytes, deadline: float | None) -> bytes:
+        if self._db is None:
+            self._db = self._socket(zmq.DEALER, self.db_address)
+        request = Message(f"{self.server_name}.{operation}", value, client=self.uuid,
+                          pipeline=self.pipeline, cache=key)
+        send_frames(self._db, [b""] + encode([request]))
+        while True:
+            if not self._wait(self._db, deadline):
+                raise CallTimeout(f"no answer from the cache service at {self.db_address} "
+                                  f"to {operation} {key!r}")
+            frames = recv_frames(self._db)
+            try:
+                replies = decode(frames[1:])
+            except ProtocolError as exc:
+                self.log.warning("ignoring a malformed cache reply: {}", exc)
+                continue
+            for reply in replies:
+                if reply.id == request.id:
+                    if reply.error is None:
+                        return reply.payload
+                    if reply.error.type == "KeyError":
+                        raise MissingKeyError(reply.error.type, reply.error.message)
+                    raise reply.error.to_exception()
+
+    def set(self, value: bytes, key: str | None = None, *, timeout: float | None = None) -> str:
+        """Store `value` under `key` (a fresh one if None) in the server's cache; the key."""
+        key = key or str(uuid.uuid4())
+        self._request("set", self._key(key), value, _deadline(timeout))
+        return key
+
+    def get(self, key: str, *, timeout: float | None = None) -> bytes:
+        """The value stored under `key`; `MissingKeyError` (a `KeyError`) if there is none."""
+        return self._request("get", self._key(key), b"", _deadline(timeout))
+
+    def delete(self, key: str, *, timeout: float | None = None) -> str:
+        """Remove `key` from the cache; `MissingKeyError` if it was not there."""
+        self._request("delete", self._key(key), b"", _deadline(timeout))
+        return key
+
+    # -- calls ------------------------------------------------------------
+    def eval(self, function: str | list[str], payload: bytes, messages: int = 1,
+             cache: str = "", *, timeout: float | None = None) -> Any:
+        """Call `function` with `payload`: the result, or a list of `messages` results.
+
+        A step that drops the message (returns None) makes the result None.
+        Raises `RemoteError` for an error on the server, `CallTimeout` if no
+        result arrived within `timeout` seconds.
+        """
+        results = list(self._call(function, [payload], messages, cache, timeout, keep_drops=True))
+        return results[0] if messages == 1 else results
+
+    def job(self, function: str | list[str], generator: Iterable[bytes],
+            messages: int = sys.maxsize, cache: str = "", *,
+            timeout: float | None = None) -> Iterator[bytes]:
+        """Send every payload of `generator` to `function`; yield results as they come.
+
+        The job ends after `messages` results, or when every message sent has
+        been answered. `timeout` bounds the wait for each next result.
+        """
+        return self._call(function, generator, messages, cache, timeout, keep_drops=False)
+
+    def _call(self, function: str | list[str], payloads: Iterable[bytes], messages: int,
+              cache: str, timeout: float | None, keep_drops: bool) -> Iterator[Any]:
+        steps = function if isinstance(function, str) else " ".join(function)
+        self._connect(_deadline(timeout))
+        source = iter(payloads)
+        sent = 0
+        outstanding: set[bytes] = set()  # ids sent and not answered yet
+        known: set[bytes] = set()        # every id of this call (fan-out answers more than once)
+        produced = 0
+        exhausted = False
+        while produced < messages:
+            room = self.window - len(outstanding)
+            while not exhausted and room > 0:
+                batch = []
+                for payload in source:
+                    batch.append(Message(steps, payload, client=self.uuid,
+                                         pipeline=self.pipeline, cache=cache))
+                    if len(batch) >= min(room, self.batch_size):
+                        break
+                else:
+                    exhausted = True
+                if batch:
+                    send_frames(self._push, encode(batch))
+                    ids = [m.id for m in batch]
+                    outstanding.update(ids)
+                    known.update(ids)
+                    sent += len(batch)
+                    room -= len(batch)
+            if exhausted and not outstanding:
+                return
+            what = f"{len(outstanding)} of {sent} messages to {steps!r}"
+            for reply in self._receive(_deadline(timeout), what):
+                if reply.id not in known:
+                    continue  # a late answer to an earlier, timed-out call
+                outstanding.discard(reply.id)
+                if reply.error is not None:
+                    raise reply.error.to_exception()
+                if reply.dropped and not keep_drops:
+                    continue
+                produced += 1
+                yield None if reply.dropped else reply.payload
+                if produced >= messages:
+                    return
+
+    def _receive(self, deadline: float | None, what: str) -> list[Message]:
+        """The messages of the next batch published to this client."""
+        while True:
+            if not self._wait(self._sub, deadline):
+                raise CallTimeout(f"timed out waiting for {what}")
+            frames = recv_frames(self._sub)
+            if len(frames) == 2 and frames[1] == TAG_WELCOME:
+                self._welcomed = True
+                return []
+            try:
+                return decode(frames[1:])
+            except ProtocolError as exc:
+                self.log.warning("ignoring a malformed result: {}", exc)
+
+    @staticmethod
+    def _wait(socket: Any, deadline: float | None) -> bool:
+        if deadline is None:
+            return True
+        remaining = deadline - time.monotonic()
+        return remaining > 0 and bool(socket.poll(remaining * 1000, zmq.POLLIN))
+
+
+def _deadline(timeout: float | None) -> float | None:
+    return None if timeout is None else time.monotonic() + timeout
+

@@ -1,0 +1,1 @@
+"""Layer 3, the parts: router, part bases, services, connections, `ServerTemplate`."""

@@ -1,0 +1,278 @@
+"""The router and the part base classes.
+
+A server is a `Router` plus parts, each part a greenlet with one
+``zmq.green`` socket. Standard parts talk to the router in memory: an
+inbound part hands every message to `Router.route`, which calls the
+``handle`` of the outbound part its route names; nothing between router
+and parts is a socket or serialized. Bypass parts never talk to the router.
+"""
+from __future__ import annotations
+
+import sys
+from collections import deque
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
+
+import gevent
+import zmq.green as zmq
+from gevent.event import Event
+
+from ..log import get_logger
+from ..wire import ErrorRecord, Message, ProtocolError, decode, encode
+from ..wire.frames import DEFAULT_MAX_FRAME
+from ..wire.transport import recv_frames, send_frames
+
+if TYPE_CHECKING:
+    from .servers import ServerTemplate
+
+BATCH_SIZE = 256      # messages at most in one multipart send
+OUTBOX_LIMIT = 20000  # messages queued in an outbound part before producers wait
+LINGER_MS = 500       # how long a closing outbound socket may flush
+
+
+@dataclass
+class RouteEntry:
+    """One row of the routing table."""
+
+    route: str = ""
+    block: bool = False
+    log: str = ""
+
+
+class Router:
+    """The routing table between inbound and outbound parts.
+
+    An inbound part names the outbound part its messages go to (`route`);
+    an outbound part may name another outbound part that receives its
+    feedback (a reroute happens once: rerouted feedback is not rerouted
+    again); a blocking inbound part gets the feedback back from `route`.
+    """
+
+    def __init__(self) -> None:
+        self.inbound: dict[str, RouteEntry] = {}
+        self.outbound: dict[str, RouteEntry] = {}
+        self.parts: dict[str, "Outbound"] = {}
+
+    def register_inbound(self, name: str, route: str = "", block: bool = False, log: str = "") -> None:
+        self.inbound[name] = RouteEntry(route, block, log)
+
+    def register_outbound(self, name: str, route: str = "", log: str = "") -> None:
+        self.outbound[name] = RouteEntry(route, False, log)
+
+    def attach(self, part: "Outbound") -> None:
+        self.parts[part.name] = part
+
+    def check(self) -> None:
+        """Raise `ValueError` for a route that names no outbound part."""
+        for table in (self.inbound, self.outbound):
+            for name, entry in table.items():
+                if entry.route and entry.route not in self.parts:
+                    raise ValueError(f"part {name!r} routes to {entry.route!r}, "
+                                     f"which is not a registered outbound part")
+
+    def route(self, inbound: str, message: Message) -> Message | None:
+        """Deliver `message` from part `inbound`; the feedback if it blocks."""
+        entry = self.inbound[inbound]
+        if not entry.route:
+            return None
+        feedback = self.parts[entry.route].handle(message)
+        reroute = self.outbound[entry.route].route
+        if reroute and feedback is not None:
+            self.parts[reroute].handle(feedback)
+        return feedback if entry.block else None
+
+
+class Part:
+    """What every part has: a name, one socket, a greenlet, a logger.
+
+    A service *binds* its socket (`bind` is True), a connection connects.
+    The server attaches itself (router, cache, stats, context) before
+    `open`; `run` is the greenlet's body.
+    """
+
+    socket_type: int = -1
+    bind: bool = True
+
+    def __init__(self, name: str, listen_address: str, *, messages: int = sys.maxsize,
+                 max_frame: int = DEFAULT_MAX_FRAME, **options: Any) -> None:
+        self.name = name
+        self.listen_address = listen_address
+        self.messages = messages
+        self.max_frame = max_frame
+        self.options = options
+        self.server: "ServerTemplate | None" = None
+        self.socket: Any = None
+        self.log = get_logger("-", name)
+
+    # -- life cycle -------------------------------------------------------
+    def attach(self, server: "ServerTemplate") -> None:
+        self.server = server
+        self.log = get_logger(server.name, self.name)
+
+    def open(self, context: Any) -> None:
+        """Create the socket and bind or connect it."""
+        self.socket = context.socket(self.socket_type)
+        self.configure(self.socket)
+        if self.bind:
+            self.socket.bind(self.listen_address)
+            if self.listen_address.endswith(":*") or self.listen_address.endswith(":0"):
+                self.listen_address = self.socket.getsockopt_string(zmq.LAST_ENDPOINT)
+        else:
+            self.socket.connect(self.listen_address)
+        self.log.debug("{} {}", "bound" if self.bind else "connected", self.listen_address)
+
+    def configure(self, socket: Any) -> None:
+        """Set socket options before bind/connect; subclasses add theirs."""
+        socket.setsockopt(zmq.LINGER, 0)
+
+    def tasks(self) -> list:
+        """The functions the server runs as this part's greenlets."""
+        return [self.run]
+
+    def run(self) -> None:
+        raise NotImplementedError
+
+    def flush(self, timeout: float) -> None:
+        """Give queued output up to `timeout` seconds to leave (outbound parts)."""
+
+    def close(self) -> None:
+        if self.socket is not None:
+            self.socket.close()
+            self.socket = None
+
+    # -- bad input --------------------------------------------------------
+    def bad_input(self, error: ProtocolError) -> None:
+        """Count bad input and log it once per kind; the part goes on."""
+        stats = self.server.stats if self.server else None
+        key = f"bad.{error.kind}"
+        if stats is not None:
+            stats[key] += 1
+            first = stats[key] == 1
+        else:
+            first = True
+        if first:
+            self.log.warning("bad input on {} ({}); further input of this kind is only counted",
+                             self.listen_address, error)
+
+    def decode(self, frames: list) -> list[Message] | None:
+        """The messages of `frames`, or None (counted and logged) if malformed."""
+        try:
+            return decode(frames, self.max_frame)
+        except ProtocolError as exc:
+            self.bad_input(exc)
+            return None
+
+    def encode(self, messages: list[Message]) -> list:
+        """`encode`, except that a message that cannot be encoded (a payload
+        that is not bytes, say) is replaced by an error reply: never lost."""
+        try:
+            return encode(messages)
+        except (TypeError, ProtocolError):
+            return encode([self._encodable(m) for m in messages])
+
+    def _encodable(self, message: Message) -> Message:
+        try:
+            encode([message])
+            return message
+        except (TypeError, ProtocolError) as exc:
+            self.log.error("cannot send {!r}: {}", message, exc)
+            return message.reply(error=ErrorRecord.from_exception(exc, with_traceback=False))
+
+
+class Inbound(Part):
+    """A part whose first message comes from outside, towards the router.
+
+    For each message received, `scatter` yields the messages to route
+    (by default the message itself); a blocking inbound part passes the
+    router's feedback to `handle_feedback`.
+    """
+
+    def scatter(self, message: Message) -> Iterable[Message]:
+        yield message
+
+    def handle_feedback(self, feedback: Message | None) -> Message | None:
+        return feedback
+
+    def deliver(self, messages: list[Message]) -> list[Message | None]:
+        """Route every message scattered from `messages`; their feedback."""
+        route = self.server.router.route
+        name = self.name
+        feedback = []
+        for message in messages:
+            for out in self.scatter(message):
+                feedback.append(self.handle_feedback(route(name, out)))
+        return feedback
+
+    def run(self) -> None:
+        socket = self.socket
+        stats = self.server.stats
+        while True:
+            messages = self.decode(recv_frames(socket))
+            if messages:
+                stats["in"] += len(messages)
+                self.deliver(messages)
+
+
+class Outbound(Part):
+    """A part whose first message goes from the router to the outside.
+
+    `handle` queues a message and returns at once (no feedback); the
+    part's greenlet sends what is queued in batches of up to `BATCH_SIZE`
+    messages per multipart send. Producers wait when `OUTBOX_LIMIT`
+    messages are queued, so memory stays bounded when the peer is slow.
+    """
+
+    def __init__(self, name: str, listen_address: str, **kw: Any) -> None:
+        super().__init__(name, listen_address, **kw)
+        self.outbox: deque = deque()
+        self._ready = Event()
+        self._space = Event()
+        self._space.set()
+        self._idle = Event()
+        self._idle.set()
+
+    def configure(self, socket: Any) -> None:
+        socket.setsockopt(zmq.LINGER, LINGER_MS)
+
+    def handle(self, message: Message) -> Message | None:
+        self.post(message)
+        return None
+
+    def post(self, item: Any) -> None:
+        """Queue `item` for the sender greenlet, waiting while the outbox is full."""
+        while len(self.outbox) >= OUTBOX_LIMIT:
+            self._space.clear()
+            self._space.wait()
+        self.outbox.append(item)
+        self._idle.clear()
+        self._ready.set()
+
+    def batches(self, items: list) -> Iterator[list]:
+        """The multipart messages that carry `items` (one batch each)."""
+        yield self.encode(items)
+
+    def run(self) -> None:
+        socket = self.socket
+        outbox = self.outbox
+        stats = self.server.stats
+        while True:
+            self._ready.wait()
+            self._ready.clear()
+            while outbox:
+                items = [outbox.popleft() for _ in range(min(BATCH_SIZE, len(outbox)))]
+                self._space.set()
+                for frames in self.batches(items):
+                    send_frames(socket, frames)
+                stats["out"] += len(items)
+            self._idle.set()
+
+    def flush(self, timeout: float) -> None:
+        self._idle.wait(timeout)
+
+
+class BypassInbound(Part):
+    """An inbound part that never talks to the router (it answers itself)."""
+
+
+class BypassOutbound(Part):
+    """An outbound part that never talks to the router."""

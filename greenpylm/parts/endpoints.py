@@ -1,0 +1,143 @@
+"""Socket behaviours shared by services (bind) and connections (connect).
+
+`services` and `connections` only choose which side binds; what a PULL,
+PUSH, PUB, SUB or request/reply part does is written here, once.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+import zmq.green as zmq
+
+from ..wire import ErrorRecord, Message, ProtocolError
+from ..wire.frames import TAG_WELCOME
+from ..wire.transport import recv_frames, send_frames
+from .core import Inbound, Outbound
+
+
+class PullPart(Inbound):
+    """Receives batches on a PULL socket and routes every message."""
+
+    socket_type = zmq.PULL
+
+
+class PushPart(Outbound):
+    """Sends what the router hands it on a PUSH socket, in batches."""
+
+    socket_type = zmq.PUSH
+
+
+class PubPart(Outbound):
+    """Publishes messages under the topic `handle_stream` gives them.
+
+    The socket is an XPUB: when a subscription arrives, the part publishes
+    a *welcome* on that topic, so a subscriber knows from which moment on it
+    misses nothing (pylm's clients could lose replies published before
+    their subscription had reached the server).
+    """
+
+    socket_type = zmq.XPUB
+
+    def configure(self, socket: Any) -> None:
+        super().configure(socket)
+        socket.setsockopt(zmq.XPUB_VERBOSE, 1)
+
+    def handle_stream(self, message: Message) -> tuple[str, Message]:
+        """The topic `message` is published under (the client's id by default)."""
+        return message.client, message
+
+    def handle(self, message: Message) -> None:
+        self.post(self.handle_stream(message))
+
+    def tasks(self) -> list:
+        return [self.run, self.watch_subscriptions]
+
+    def watch_subscriptions(self) -> None:
+        socket = self.socket
+        while True:
+            frames = recv_frames(socket)
+            event = frames[0]
+            if len(frames) == 1 and event[:1] == b"\x01":
+                self.post((event[1:].decode("utf-8", "replace"), None))
+            elif not (len(frames) == 1 and event[:1] == b"\x00"):
+                self.bad_input(ProtocolError("bad-subscription", "not a subscription message"))
+
+    def batches(self, items: list) -> Iterator[list]:
+        """One batch per run of consecutive items with the same topic."""
+        start = 0
+        for i in range(1, len(items) + 1):
+            if i == len(items) or items[i][0] != items[start][0] or items[i][1] is None \
+                    or items[start][1] is None:
+                topic = items[start][0].encode()
+                if items[start][1] is None:
+                    yield [topic, TAG_WELCOME]
+                else:
+                    yield [topic] + self.encode([m for _, m in items[start:i]])
+                start = i
+
+
+class SubPart(Inbound):
+    """Subscribes to `topic` (option; all topics when empty) and routes what arrives."""
+
+    socket_type = zmq.SUB
+
+    def configure(self, socket: Any) -> None:
+        super().configure(socket)
+        topic = self.options.get("topic", self.options.get("previous", ""))
+        topics = topic if isinstance(topic, (list, tuple)) else [topic]
+        for t in topics:
+            socket.setsockopt(zmq.SUBSCRIBE, t.encode())
+
+    def decode(self, frames: list) -> list[Message] | None:
+        if len(frames) == 2 and frames[1] == TAG_WELCOME:
+            return None
+        if len(frames) < 2:
+            self.bad_input(ProtocolError("truncated", "published message without a body"))
+            return None
+        return super().decode(frames[1:])
+
+
+class RequestReplyPart:
+    """Answers requests on a ROUTER socket, REP style (one reply per request).
+
+    Requests are ``[identity, b'', batch...]``; as many peers as like may
+    ask at once. Malformed requests get an error reply, never silence.
+    """
+
+    socket_type = zmq.ROUTER
+
+    def answer(self, messages: list[Message]) -> list[Message]:
+        raise NotImplementedError
+
+    def run(self) -> None:
+        socket = self.socket
+        stats = self.server.stats
+        while True:
+            frames = recv_frames(socket)
+            identity = frames[0]
+            if len(frames) < 3 or frames[1] != b"":
+                self.bad_input(ProtocolError("bad-envelope", "expected [b'', batch...]"))
+                replies = [Message(error=ErrorRecord(
+                    "ProtocolError", "bad-envelope: a request starts with an empty delimiter frame"))]
+            else:
+                messages = self.decode(frames[2:])
+                if messages is None:
+                    replies = [Message(error=ErrorRecord(
+                        "ProtocolError", "malformed request: see docs/protocol.md"))]
+                else:
+                    stats["in"] += len(messages)
+                    replies = self.answer(messages)
+            send_frames(socket, [identity, b""] + self.encode(replies))
+            stats["out"] += len(replies)
+
+
+class RepPart(RequestReplyPart, Inbound):
+    """A blocking inbound part: each request goes through the router and
+    the feedback (or the request itself, as an acknowledgement) is the reply."""
+
+    def answer(self, messages: list[Message]) -> list[Message]:
+        replies = []
+        for message in messages:
+            feedback = [f for f in self.deliver([message]) if f is not None]
+            replies.extend(feedback or [message])
+        return replies

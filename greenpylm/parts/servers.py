@@ -1,0 +1,166 @@
+"""`ServerTemplate`: a router plus parts, each a greenlet under one hub."""
+from __future__ import annotations
+
+import time
+from collections import Counter
+from typing import Any
+
+import gevent
+import zmq.green as zmq
+from gevent.event import Event
+
+from ..log import DEFAULT_LEVEL, get_logger, setup
+from .core import Inbound, Outbound, Part, Router
+
+STOP_FLUSH_SECONDS = 2.0
+
+
+class ServerTemplate:
+    """Build a server from parts: register them, preset the cache, start.
+
+    `start()` blocks until the server stops; `spawn()` starts it and returns
+    the greenlet that runs it, so that many servers can share one process;
+    `stop()` ends every part and closes every socket. Sockets are bound or
+    connected when the server starts, so a busy address fails `start`/`spawn`.
+    """
+
+    def __init__(self, name: str = "", log_level: int | str = DEFAULT_LEVEL,
+                 context: Any = None, **_ignored: Any) -> None:
+        self.name = name
+        self.log_level = log_level
+        self.context = context
+        self.cache: dict[str, bytes] = {}
+        self.router = Router()
+        self.inbound_components: dict[str, Inbound] = {}
+        self.outbound_components: dict[str, Outbound] = {}
+        self.bypass_components: dict[str, Part] = {}
+        self.stats: Counter = Counter()
+        self.started_at = 0.0
+        self._greenlets: dict[Part, list[gevent.Greenlet]] = {}
+        self._stopped = Event()
+        self._stopped.set()
+        self._stopping = False
+        self.log = get_logger(name, "server")
+
+    # -- building ---------------------------------------------------------
+    def _add(self, table: dict, part: type[Part], name: str, listen_address: str,
+             kwargs: dict) -> Part:
+        if not name:
+            raise ValueError("a part needs a name")
+        if any(name in t for t in (self.inbound_components, self.outbound_components,
+                                   self.bypass_components)):
+            raise ValueError(f"a part named {name!r} is already registered")
+        instance = part(name, listen_address, **kwargs)
+        table[name] = instance
+        return instance
+
+    def register_inbound(self, part: type[Inbound], name: str = "", listen_address: str = "",
+                         route: str = "", block: bool = False, log: str = "", **kwargs: Any) -> Inbound:
+        """Add an inbound part whose messages go to the outbound part `route`;
+        with `block`, it waits for that part's feedback."""
+        instance = self._add(self.inbound_components, part, name, listen_address, kwargs)
+        self.router.register_inbound(name, route=route, block=block, log=log)
+        return instance
+
+    def register_outbound(self, part: type[Outbound], name: str = "", listen_address: str = "",
+                          route: str = "", log: str = "", **kwargs: Any) -> Outbound:
+        """Add an outbound part; its feedback, if any, is rerouted to `route`."""
+        instance = self._add(self.outbound_components, part, name, listen_address, kwargs)
+        self.router.register_outbound(name, route=route, log=log)
+        self.router.attach(instance)
+        return instance
+
+    def register_bypass(self, part: type[Part], name: str = "", listen_address: str = "",
+                        **kwargs: Any) -> Part:
+        """Add a part that never talks to the router (the cache service, say)."""
+        return self._add(self.bypass_components, part, name, listen_address, kwargs)
+
+    def preset_cache(self, **kwargs: Any) -> None:
+        """Store values in the cache before the server starts (``name`` also names the server)."""
+        for key, value in kwargs.items():
+            self.cache[key] = value if isinstance(value, bytes) else str(value).encode()
+        if "name" in kwargs and not self.name:
+            self.name = self.cache["name"].decode()
+            self.log = get_logger(self.name, "server")
+
+    # -- running ----------------------------------------------------------
+    @property
+    def parts(self) -> list[Part]:
+        return [*self.bypass_components.values(), *self.outbound_components.values(),
+                *self.inbound_components.values()]
+
+    @property
+    def running(self) -> bool:
+        return not self._stopped.is_set()
+
+    def spawn(self) -> gevent.Greenlet:
+        """Open every socket, start every part; return a greenlet that ends when the server stops."""
+        if self.running:
+            raise RuntimeError(f"server {self.name!r} is already running")
+        setup(self.name, self.log_level)
+        self.log = get_logger(self.name, "server")
+        self.router.check()
+        context = self.context or zmq.Context.instance()
+        opened: list[Part] = []
+        try:
+            for part in self.parts:
+                part.attach(self)
+                part.open(context)
+                opened.append(part)
+        except Exception:
+            for part in opened:
+                part.close()
+            raise
+        self._stopped.clear()
+        self.started_at = time.time()
+        for part in self.parts:
+            self._greenlets[part] = [gevent.spawn(task) for task in part.tasks()]
+            for greenlet in self._greenlets[part]:
+                greenlet.link_exception(self._part_failed)
+        self.log.info("started: {}", ", ".join(f"{p.name} {p.listen_address}" for p in self.parts))
+        return gevent.spawn(self._stopped.wait)
+
+    def start(self) -> None:
+        """Run the server until it is stopped (or interrupted with Ctrl-C)."""
+        runner = self.spawn()
+        try:
+            runner.join()
+        except KeyboardInterrupt:
+            self.log.info("interrupted")
+        finally:
+            self.stop()
+
+    def stop(self) -> None:
+        """Stop intake, let queued output leave (up to a few seconds), close every socket."""
+        if not self.running or self._stopping:
+            return
+        self._stopping = True
+        current = gevent.getcurrent()
+
+        def kill(parts: list[Part]) -> None:
+            gevent.killall([g for p in parts for g in self._greenlets.get(p, ()) if g is not current])
+
+        kill([*self.inbound_components.values(), *self.bypass_components.values()])
+        deadline = time.monotonic() + STOP_FLUSH_SECONDS
+        for part in self.outbound_components.values():
+            part.flush(max(0.0, deadline - time.monotonic()))
+        kill(list(self.outbound_components.values()))
+        for part in self.parts:
+            part.close()
+        self._greenlets.clear()
+        self._stopping = False
+        self._stopped.set()
+        self.log.info("stopped")
+
+    def _part_failed(self, greenlet: gevent.Greenlet) -> None:
+        self.log.opt(exception=greenlet.exception).critical(
+            "a part failed; stopping the server: {!r}", greenlet.exception)
+        gevent.spawn(self.stop)
+
+    def __enter__(self) -> "ServerTemplate":
+        self.spawn()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+

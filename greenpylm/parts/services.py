@@ -1,0 +1,70 @@
+"""Services: parts that *bind* their socket, the endpoints of a server."""
+from __future__ import annotations
+
+from ..wire import ErrorRecord, Message
+from .core import BypassInbound
+from .endpoints import PubPart, PullPart, PushPart, RepPart, RequestReplyPart
+
+
+class PullService(PullPart):
+    """Binds a PULL socket; what clients push is routed on (inbound)."""
+
+    bind = True
+
+
+class PushService(PushPart):
+    """Binds a PUSH socket; the router's messages go to whoever connects (outbound)."""
+
+    bind = True
+
+
+class PubService(PubPart):
+    """Binds an XPUB socket; publishes by topic, welcomes subscribers (outbound)."""
+
+    bind = True
+
+
+class RepService(RepPart):
+    """Binds a request/reply socket; each request is routed and answered (blocking inbound)."""
+
+    bind = True
+
+
+class WorkerPullService(PullService):
+    """The `PullService` a master binds for the results of its workers."""
+
+
+class WorkerPushService(PushService):
+    """The `PushService` a master binds to hand work to its workers."""
+
+
+class CacheService(RequestReplyPart, BypassInbound):
+    """Exposes the server's key-value cache to clients and workers (bypass).
+
+    A request is a message whose `function` ends in ``.set``, ``.get`` or
+    ``.delete``, with the key in `cache` and the value in `payload`. `set`
+    and `delete` answer with the key, `get` with the value; a missing key is
+    an error record of type ``KeyError``.
+    """
+
+    bind = True
+
+    def answer(self, messages: list[Message]) -> list[Message]:
+        return [self.apply(m) for m in messages]
+
+    def apply(self, request: Message) -> Message:
+        cache = self.server.cache
+        operation = request.function.rpartition(".")[2]
+        key = request.cache
+        if operation == "set":
+            if not key:
+                return request.reply(error=ErrorRecord("ValueError", "set needs a key"))
+            cache[key] = bytes(request.payload)
+            return request.reply(key.encode())
+        if operation in ("get", "delete"):
+            if key not in cache:
+                return request.reply(error=ErrorRecord("KeyError", f"no key {key!r} in the cache"))
+            value = cache[key] if operation == "get" else cache.pop(key)
+            return request.reply(value if operation == "get" else key.encode())
+        return request.reply(error=ErrorRecord(
+            "ValueError", f"the cache service knows set, get and delete, not {operation!r}"))

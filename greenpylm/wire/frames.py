@@ -1,0 +1,162 @@
+"""Encoding of messages to multipart zmq frames and back (see docs/protocol.md).
+
+A zmq multipart message is one *batch*::
+
+    [tag, header_1, payload_1, (error_1), (code_1), header_2, payload_2, ...]
+
+The tag says the protocol, its version and the kind of the batch; each
+message is a fixed-layout binary header followed by its payload frame, which
+is passed to zmq as it is (no copy into a bigger buffer). Several messages
+share one send, which is what lets a stream outrun one-message-per-send.
+"""
+from __future__ import annotations
+
+import struct
+from typing import Iterable, Sequence
+
+from .errors import ProtocolError
+from .message import ID_SIZE, ErrorRecord, Message
+
+MAGIC = b"GPLM"
+VERSION = 1
+KIND_BATCH = ord("B")
+KIND_WELCOME = ord("W")
+TAG_BATCH = MAGIC + bytes((VERSION, KIND_BATCH))
+TAG_WELCOME = MAGIC + bytes((VERSION, KIND_WELCOME))
+TAG_SIZE = len(TAG_BATCH)
+
+FLAG_ERROR = 0x01    # an error frame follows the payload frame
+FLAG_CODE = 0x02     # a code frame follows (after the error frame, if any)
+FLAG_DROPPED = 0x04  # a step returned None: the message ends here
+KNOWN_FLAGS = FLAG_ERROR | FLAG_CODE | FLAG_DROPPED
+
+# flags u8, stage u32, id 16 bytes, then the lengths of the six variable fields
+HEADER = struct.Struct(">BI16s6H")
+HEADER_SIZE = HEADER.size
+MAX_FIELD = 0xFFFF
+DEFAULT_MAX_FRAME = 64 * 1024 * 1024
+
+
+def encode_header(m: Message) -> bytes:
+    """The header frame of one message."""
+    pipeline = m.pipeline.encode()
+    client = m.client.encode()
+    function = m.function.encode()
+    cache = m.cache.encode()
+    flags = 0
+    if m.error is not None:
+        flags |= FLAG_ERROR
+    if m.code is not None:
+        flags |= FLAG_CODE
+    if m.dropped:
+        flags |= FLAG_DROPPED
+    try:
+        fixed = HEADER.pack(flags, m.stage, m.id, len(pipeline), len(client), len(function),
+                            len(cache), len(m.digest), len(m.signature))
+    except struct.error as exc:
+        raise ProtocolError("bad-field", f"cannot encode {m!r}: {exc}") from None
+    return b"".join((fixed, pipeline, client, function, cache, m.digest, m.signature))
+
+
+def encode(messages: Iterable[Message]) -> list:
+    """The frames of one batch holding `messages` (at least one)."""
+    frames: list = [TAG_BATCH]
+    append = frames.append
+    for m in messages:
+        payload = m.payload
+        if not isinstance(payload, (bytes, bytearray, memoryview)):
+            raise TypeError(f"payload must be bytes, not {type(payload).__name__}")
+        append(encode_header(m))
+        append(payload)
+        if m.error is not None:
+            append(m.error.to_bytes())
+        if m.code is not None:
+            append(m.code)
+    if len(frames) == 1:
+        raise ValueError("a batch holds at least one message")
+    return frames
+
+
+def _text(raw: bytes, name: str) -> str:
+    try:
+        return raw.decode()
+    except UnicodeDecodeError:
+        raise ProtocolError("bad-utf8", f"{name} is not UTF-8") from None
+
+
+def check_tag(frame: bytes) -> int:
+    """The kind of a batch, after checking its tag frame."""
+    if len(frame) != TAG_SIZE or frame[:4] != MAGIC:
+        raise ProtocolError("bad-tag", "first frame is not a greenpylm tag")
+    if frame[4] != VERSION:
+        raise ProtocolError("bad-version", f"protocol version {frame[4]}, expected {VERSION}")
+    kind = frame[5]
+    if kind not in (KIND_BATCH, KIND_WELCOME):
+        raise ProtocolError("bad-kind", f"unknown batch kind {kind}")
+    return kind
+
+
+def decode(frames: Sequence[bytes], max_frame: int = DEFAULT_MAX_FRAME) -> list[Message]:
+    """The messages of one batch; raises `ProtocolError` on anything malformed.
+
+    Every frame is checked: tag, header layout and lengths, flags, UTF-8 of
+    the text fields, the error record, and the size limit `max_frame`.
+    """
+    n = len(frames)
+    if n == 0:
+        raise ProtocolError("empty", "no frames")
+    if check_tag(frames[0]) != KIND_BATCH:
+        raise ProtocolError("bad-kind", "expected a message batch")
+    if n == 1:
+        raise ProtocolError("truncated", "a batch holds at least one message")
+    out = []
+    i = 1
+    unpack = HEADER.unpack_from
+    while i < n:
+        if i + 1 >= n:
+            raise ProtocolError("truncated", f"header at frame {i} has no payload frame")
+        header = frames[i]
+        payload = frames[i + 1]
+        i += 2
+        size = len(header)
+        if size < HEADER_SIZE:
+            raise ProtocolError("bad-header", f"header of {size} bytes is too short")
+        flags, stage, mid, lp, lc, lf, lk, ld, ls = unpack(header)
+        if flags & ~KNOWN_FLAGS:
+            raise ProtocolError("bad-header", f"unknown flags {flags:#x}")
+        end_p = HEADER_SIZE + lp
+        end_c = end_p + lc
+        end_f = end_c + lf
+        end_k = end_f + lk
+        end_d = end_k + ld
+        if end_d + ls != size:
+            raise ProtocolError("bad-header", "field lengths do not add up to the header size")
+        if len(payload) > max_frame:
+            raise ProtocolError("oversized", f"payload of {len(payload)} bytes exceeds {max_frame}")
+        error = code = None
+        if flags & FLAG_ERROR:
+            if i >= n:
+                raise ProtocolError("truncated", "error frame missing")
+            error = ErrorRecord.from_bytes(frames[i])
+            i += 1
+        if flags & FLAG_CODE:
+            if i >= n:
+                raise ProtocolError("truncated", "code frame missing")
+            code = frames[i]
+            if len(code) > max_frame:
+                raise ProtocolError("oversized", f"code of {len(code)} bytes exceeds {max_frame}")
+            i += 1
+        out.append(Message(
+            _text(header[end_c:end_f], "function"), payload,
+            pipeline=_text(header[HEADER_SIZE:end_p], "pipeline"),
+            client=_text(header[end_p:end_c], "client"),
+            stage=stage,
+            cache=_text(header[end_f:end_k], "cache"),
+            id=mid,
+            digest=header[end_k:end_d],
+            signature=header[end_d:size],
+            code=code,
+            error=error,
+            dropped=bool(flags & FLAG_DROPPED),
+        ))
+    return out

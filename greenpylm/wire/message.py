@@ -1,0 +1,143 @@
+"""The message every part and peer exchanges, and the error record it may carry."""
+from __future__ import annotations
+
+import json
+import os
+import traceback as _traceback
+from dataclasses import dataclass
+from itertools import count
+from typing import Any
+
+from .errors import ProtocolError, RemoteError
+
+ID_SIZE = 16
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorRecord:
+    """What went wrong on a server: exception type name, message, traceback."""
+
+    type: str
+    message: str
+    traceback: str = ""
+
+    @classmethod
+    def from_exception(cls, exc: BaseException, with_traceback: bool = True) -> "ErrorRecord":
+        text = "".join(_traceback.format_exception(exc)) if with_traceback else ""
+        return cls(type(exc).__name__, str(exc), text)
+
+    def to_bytes(self) -> bytes:
+        return json.dumps(
+            {"type": self.type, "message": self.message, "traceback": self.traceback}
+        ).encode("utf-8")
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "ErrorRecord":
+        try:
+            fields = json.loads(data)
+            record = cls(fields["type"], fields["message"], fields.get("traceback", ""))
+        except (ValueError, TypeError, KeyError) as exc:
+            raise ProtocolError("bad-error-frame", str(exc)) from None
+        if not all(isinstance(v, str) for v in (record.type, record.message, record.traceback)):
+            raise ProtocolError("bad-error-frame", "fields must be strings")
+        return record
+
+    def to_exception(self) -> RemoteError:
+        return RemoteError(self.type, self.message, self.traceback)
+
+
+class MessageIds:
+    """Unique 16-byte message ids: a random 8-byte prefix and a counter.
+
+    Cheaper than a uuid4 per message, unique across processes with
+    overwhelming probability, and ordered within one source.
+    """
+
+    def __init__(self) -> None:
+        self._prefix = os.urandom(8)
+        self._counter = count(1)
+
+    def __call__(self) -> bytes:
+        return self._prefix + next(self._counter).to_bytes(8, "big")
+
+
+new_id = MessageIds()
+
+
+class Message:
+    """One message: pylm's fields plus what greenpylm's features need.
+
+    - ``pipeline``: stream or session id;  ``client``: id of the client
+      that started it (also the topic its results are published on);
+    - ``stage``: index of the current step in ``function``;
+    - ``function``: ``'server.method'``, or several separated by spaces;
+    - ``cache``: key for the cache service, or free for internal use;
+    - ``payload``: the data (``bytes``);
+    - ``id``: 16 unique bytes, kept by every step so results match inputs;
+    - ``digest``/``signature``/``code``: a shipped callable's reference;
+    - ``error``: an `ErrorRecord` when a step failed;
+    - ``dropped``: a step returned ``None``; the message ends here.
+    """
+
+    __slots__ = (
+        "id", "pipeline", "client", "stage", "function", "cache", "payload",
+        "digest", "signature", "code", "error", "dropped",
+    )
+
+    def __init__(
+        self,
+        function: str = "",
+        payload: Any = b"",
+        *,
+        pipeline: str = "",
+        client: str = "",
+        stage: int = 0,
+        cache: str = "",
+        id: bytes | None = None,
+        digest: bytes = b"",
+        signature: bytes = b"",
+        code: bytes | None = None,
+        error: ErrorRecord | None = None,
+        dropped: bool = False,
+    ) -> None:
+        self.id = new_id() if id is None else id
+        self.pipeline = pipeline
+        self.client = client
+        self.stage = stage
+        self.function = function
+        self.cache = cache
+        self.payload = payload
+        self.digest = digest
+        self.signature = signature
+        self.code = code
+        self.error = error
+        self.dropped = dropped
+
+    def steps(self) -> list[str]:
+        """The ``server.method`` steps of `function`, in order."""
+        return self.function.split()
+
+    def current_step(self) -> str:
+        """The ``server.method`` this message asks for at its current stage."""
+        steps = self.function.split()
+        return steps[self.stage] if self.stage < len(steps) else ""
+
+    def reply(self, payload: Any = b"", *, error: ErrorRecord | None = None,
+              dropped: bool = False) -> "Message":
+        """A message that answers this one: same id, client, pipeline, stage."""
+        return Message(
+            self.function, payload, pipeline=self.pipeline, client=self.client,
+            stage=self.stage, cache=self.cache, id=self.id, error=error, dropped=dropped,
+        )
+
+    def __repr__(self) -> str:
+        extra = " error" if self.error else (" dropped" if self.dropped else "")
+        return (f"<Message {self.id.hex()} {self.function!r} stage={self.stage} "
+                f"client={self.client!r} payload={len(self.payload) if isinstance(self.payload, (bytes, bytearray)) else type(self.payload).__name__}{extra}>")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Message):
+            return NotImplemented
+        return all(getattr(self, f) == getattr(other, f) for f in self.__slots__)
+
+    __hash__ = None  # type: ignore[assignment]

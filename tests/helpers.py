@@ -1,0 +1,107 @@
+"""Shared test helpers: free loopback ports and server processes that clean up."""
+from __future__ import annotations
+
+import os
+import queue
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def tcp(port: int) -> str:
+    return f"tcp://127.0.0.1:{port}"
+
+
+class Proc:
+    """A Python process whose stderr and stdout lines are collected as they come.
+
+    `wait_for(text)` blocks until a line containing `text` appears (or the
+    timeout passes, or the process exits): tests synchronise on what the
+    process says, never on sleeps. `stop()` terminates it and waits.
+    """
+
+    def __init__(self, args: list[str], cwd: Path | None = None, env: dict | None = None) -> None:
+        full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+        self.popen = subprocess.Popen(
+            [sys.executable, *args], cwd=cwd or ROOT, env=full_env, text=True,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        self.lines: list[str] = []
+        self._queue: queue.Queue = queue.Queue()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        for line in self.popen.stdout:
+            self._queue.put(line.rstrip("\n"))
+        self._queue.put(None)
+
+    def wait_for(self, text: str, timeout: float = 30.0) -> str:
+        deadline = time.monotonic() + timeout
+        for line in self.lines:
+            if text in line:
+                return line
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"{text!r} not seen in {timeout}s; output:\n" + self.output())
+            try:
+                line = self._queue.get(timeout=remaining)
+            except queue.Empty:
+                continue
+            if line is None:
+                self._queue.put(None)
+                raise RuntimeError(f"process exited ({self.popen.wait()}) before {text!r}; "
+                                   "output:\n" + self.output())
+            self.lines.append(line)
+            if text in line:
+                return line
+
+    def drain(self, timeout: float = 10.0) -> str:
+        """Wait for the process to end and return all its output."""
+        self.popen.wait(timeout)
+        self._collect(timeout)
+        return self.output()
+
+    def _collect(self, timeout: float) -> None:
+        self._reader.join(timeout)
+        while True:
+            try:
+                line = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if line is not None:
+                self.lines.append(line)
+
+    def output(self) -> str:
+        return "\n".join(self.lines)
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def stop(self) -> int:
+        if self.alive():
+            self.popen.terminate()
+            try:
+                self.popen.wait(10)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait()
+        self._collect(5)
+        return self.popen.returncode
+
+
+def python_code(code: str, *argv: str, env: dict | None = None) -> Proc:
+    """Run `code` with ``python -c`` in a new process."""
+    return Proc(["-c", code, *argv], env=env)

@@ -1,0 +1,142 @@
+"""The wire layer: messages survive encoding, and every malformed batch raises ProtocolError."""
+from __future__ import annotations
+
+import struct
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from greenpylm.wire import ErrorRecord, Message, ProtocolError, RemoteError, decode, encode
+from greenpylm.wire.frames import FLAG_ERROR, HEADER, TAG_BATCH, TAG_WELCOME, encode_header
+
+text = st.text(max_size=40)
+
+
+@settings(max_examples=300, deadline=None)
+@given(function=text, payload=st.binary(max_size=200), pipeline=text, client=text, cache=text,
+       stage=st.integers(0, 2**32 - 1), digest=st.binary(max_size=32),
+       signature=st.binary(max_size=32), code=st.none() | st.binary(max_size=50),
+       error=st.none() | st.builds(ErrorRecord, text, text, text), dropped=st.booleans())
+def test_any_message_survives_a_round_trip(function, payload, pipeline, client, cache, stage,
+                                           digest, signature, code, error, dropped):
+    m = Message(function, payload, pipeline=pipeline, client=client, cache=cache, stage=stage,
+                digest=digest, signature=signature, code=code, error=error, dropped=dropped)
+    assert decode(encode([m])) == [m]
+
+
+def test_a_batch_keeps_order_and_payload_frames_are_untouched():
+    payloads = [b"a", b"", b"x" * 100_000, bytes(range(256))]
+    messages = [Message("s.f", p, client="c") for p in payloads]
+    frames = encode(messages)
+    assert frames[0] == TAG_BATCH
+    # the payloads are passed to zmq as they are: the very same objects
+    assert all(any(f is p for f in frames) for p in payloads)
+    assert [m.payload for m in decode(frames)] == payloads
+
+
+def test_ids_are_unique_and_sixteen_bytes():
+    ids = {Message().id for _ in range(10_000)}
+    assert len(ids) == 10_000 and {len(i) for i in ids} == {16}
+
+
+def good_frames():
+    return encode([Message("s.f", b"payload", client="c", error=ErrorRecord("E", "boom"))])
+
+
+def corrupt_header(frames, mutate):
+    frames = list(frames)
+    frames[1] = mutate(bytearray(frames[1]))
+    return [bytes(f) for f in frames]
+
+
+@pytest.mark.parametrize("frames, kind", [
+    ([], "empty"),
+    ([b"nonsense"], "bad-tag"),
+    ([b"GPLX\x01B", b"h", b"p"], "bad-tag"),
+    ([b"GPLM\x02B", b"h", b"p"], "bad-version"),
+    ([b"GPLM\x01Z", b"h", b"p"], "bad-kind"),
+    ([TAG_WELCOME], "bad-kind"),
+    ([TAG_BATCH], "truncated"),
+    ([TAG_BATCH, encode_header(Message("s.f"))], "truncated"),
+    ([TAG_BATCH, b"short", b"p"], "bad-header"),
+    (good_frames()[:3], "truncated"),  # the error flag promises a frame that is missing
+])
+def test_malformed_batches_raise_protocol_error(frames, kind):
+    with pytest.raises(ProtocolError) as info:
+        decode(frames)
+    assert info.value.kind == kind
+
+
+def test_header_lengths_must_add_up():
+    def grow(h):
+        return h + b"x"
+    with pytest.raises(ProtocolError, match="bad-header"):
+        decode(corrupt_header(good_frames(), grow))
+
+
+def test_unknown_flags_are_refused():
+    def flag(h):
+        h[0] |= 0x80
+        return h
+    with pytest.raises(ProtocolError, match="unknown flags"):
+        decode(corrupt_header(good_frames(), flag))
+
+
+def test_text_fields_must_be_utf8():
+    m = Message("s.f", b"p", client="cc")
+    frames = encode([m])
+    header = bytearray(frames[1])
+    at = HEADER.size  # the client field follows the (empty) pipeline field
+    header[at:at + 2] = b"\xff\xfe"
+    with pytest.raises(ProtocolError) as info:
+        decode([frames[0], bytes(header), frames[2]])
+    assert info.value.kind == "bad-utf8"
+
+
+def test_error_frame_must_be_a_json_record():
+    frames = good_frames()
+    for garbage in (b"not json", b"[]", b'{"type": 1, "message": "x"}', b'{"message": "x"}'):
+        with pytest.raises(ProtocolError) as info:
+            decode(frames[:3] + [garbage])
+        assert info.value.kind == "bad-error-frame"
+
+
+def test_oversized_payload_is_refused():
+    frames = encode([Message("s.f", b"x" * 1001)])
+    with pytest.raises(ProtocolError) as info:
+        decode(frames, max_frame=1000)
+    assert info.value.kind == "oversized"
+    assert decode(frames, max_frame=1001)[0].payload == b"x" * 1001
+
+
+def test_encoding_refuses_what_the_wire_cannot_carry():
+    with pytest.raises(TypeError):
+        encode([Message("s.f", 42)])
+    with pytest.raises(ProtocolError):
+        encode([Message("s.f", b"", cache="k" * 70_000)])
+    with pytest.raises(ProtocolError):
+        encode([Message("s.f", b"", stage=-1)])
+    with pytest.raises(ValueError):
+        encode([])
+
+
+def test_error_record_becomes_remote_error():
+    try:
+        raise KeyError("missing")
+    except KeyError as exc:
+        record = ErrorRecord.from_exception(exc)
+    error = record.to_exception()
+    assert isinstance(error, RemoteError)
+    assert error.remote_type == "KeyError" and "missing" in error.remote_message
+    assert "raise KeyError" in error.remote_traceback and "Remote traceback" in str(error)
+    assert ErrorRecord.from_bytes(record.to_bytes()) == record
+
+
+def test_fixed_header_layout_is_stable():
+    # docs/protocol.md documents this layout; changing it needs a new version
+    assert HEADER.format == ">BI16s6H" and HEADER.size == 33
+    m = Message("s.f", b"", stage=7, id=bytes(range(16)), client="c")
+    flags, stage, mid, *lengths = struct.unpack_from(">BI16s6H", encode_header(m))
+    assert (flags, stage, mid, lengths) == (0, 7, bytes(range(16)), [0, 1, 3, 0, 0, 0])
+    assert FLAG_ERROR == 1
