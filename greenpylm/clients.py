@@ -31,8 +31,9 @@ class Client:
 
     Addresses not given are fetched from the server's cache service at
     ``db_address``. With `session`, messages carry it as their pipeline id
-    and cache keys are stored as ``'<session>:<key>'``, so that sessions
-    sharing a server do not see each other's keys.
+    and cache keys are stored prefixed with it (``session + key``, as pylm's
+    `set` does; here `get` and `delete` prefix too), so that sessions sharing a
+    server do not see each other's keys.
     """
 
     def __init__(self, server_name: str, db_address: str, push_address: str | None = None,
@@ -97,7 +98,7 @@ class Client:
 
     # -- cache ------------------------------------------------------------
     def _key(self, key: str) -> str:
-        return f"{self.session}:{key}" if self.session else key
+        return self.session + key if self.session else key
 
     def _request(self, operation: str, key: str, value: bytes, deadline: float | None) -> bytes:
         if self._db is None:

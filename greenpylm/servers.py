@@ -51,9 +51,17 @@ class Server(ServerTemplate):
 
     # -- hooks (pylm's) ---------------------------------------------------
     def handle_stream(self, message: Message) -> tuple[str, Message]:
-        """The topic a result is published under: the server's name when
-        pipelined (for the next server), else the id of the calling client."""
-        return (self.name if self.pipelined else message.client), message
+        """The topic a result is published under, and the message.
+
+        Pipelined, the topic is the server's name (the next server subscribes
+        to it) and the message moves on to its next stage; otherwise the topic
+        is the id of the calling client. An override that sends messages down
+        a pipeline increments `message.stage` itself, as in pylm.
+        """
+        if self.pipelined:
+            message.stage += 1
+            return self.name, message
+        return message.client, message
 
     @staticmethod
     def change_payload(message: Message, payload: bytes) -> Message:
@@ -83,7 +91,6 @@ class Server(ServerTemplate):
         """Apply the step `message` asks for; the message carrying the outcome."""
         if message.error is None and not message.dropped:
             self.apply(message)
-        message.stage += 1
         self._handled += 1
         if self._handled == self.messages:
             self.log.info("handled {} messages, stopping", self._handled)

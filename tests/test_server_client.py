@@ -97,7 +97,7 @@ def test_sessions_prefix_their_keys(server):
         bob.set(b"bob's", "shared")
         assert alice.get("shared") == b"alice's"
         assert bob.get("shared") == b"bob's"
-        assert plain.get("alice:shared") == b"alice's"
+        assert plain.get("aliceshared") == b"alice's"
         with pytest.raises(MissingKeyError):
             plain.get("shared")
 
