@@ -18,9 +18,10 @@ from typing import Any, Iterable, Iterator
 import zmq.green as zmq
 
 from .log import DEFAULT_LEVEL, get_logger, setup
-from .wire import CallTimeout, Message, MissingKeyError, ProtocolError, decode, encode
+from .cache_client import CacheClient
+from .wire import CallTimeout, Message, ProtocolError, decode, encode
 from .wire.frames import TAG_WELCOME
-from .wire.transport import recv_frames, send_frames
+from .wire.transport import deadline_after, recv_frames, send_frames, wait_readable
 
 DEFAULT_WINDOW = 2000
 DEFAULT_BATCH = 128
@@ -54,7 +55,8 @@ class Client:
         self.context = context or zmq.Context.instance()
         setup(f"client:{server_name}", logging_level)
         self.log = get_logger(server_name, "client")
-        self._db: Any = None
+        self.cache_client = CacheClient(server_name, db_address, self.context, self.uuid,
+                                        prefix=session or "")
         self._push: Any = None
         self._sub: Any = None
         self._welcomed = False
@@ -72,9 +74,9 @@ class Client:
             if not (self.push_address and self.sub_address) and self.this_config:
                 raise ValueError("this_config=True needs both push_address and sub_address")
             if not self.push_address:
-                self.push_address = self._request("get", "pull_address", b"", deadline).decode()
+                self.push_address = self._config("pull_address", deadline)
             if not self.sub_address:
-                self.sub_address = self._request("get", "pub_address", b"", deadline).decode()
+                self.sub_address = self._config("pub_address", deadline)
             self._sub = self._socket(zmq.SUB, self.sub_address)
             self._sub.setsockopt(zmq.SUBSCRIBE, self.uuid.encode())
             self._push = self._socket(zmq.PUSH, self.push_address)
@@ -82,12 +84,17 @@ class Client:
         while not self._welcomed:
             self._receive(deadline, "the server's welcome on " + str(self.sub_address))
 
+    def _config(self, key: str, deadline: float | None) -> str:
+        timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+        return self.cache_client.request("get", key, timeout=timeout).decode()
+
     def close(self) -> None:
         """Close the client's sockets."""
-        for socket in (self._db, self._push, self._sub):
+        self.cache_client.close()
+        for socket in (self._push, self._sub):
             if socket is not None:
                 socket.close()
-        self._db = self._push = self._sub = None
+        self._push = self._sub = None
         self._welcomed = False
 
     def __enter__(self) -> "Client":
@@ -97,47 +104,17 @@ class Client:
         self.close()
 
     # -- cache ------------------------------------------------------------
-    def _key(self, key: str) -> str:
-        return self.session + key if self.session else key
-
-    def _request(self, operation: str, key: str, value: bytes, deadline: float | None) -> bytes:
-        if self._db is None:
-            self._db = self._socket(zmq.DEALER, self.db_address)
-        request = Message(f"{self.server_name}.{operation}", value, client=self.uuid,
-                          pipeline=self.pipeline, cache=key)
-        send_frames(self._db, [b""] + encode([request]))
-        while True:
-            if not self._wait(self._db, deadline):
-                raise CallTimeout(f"no answer from the cache service at {self.db_address} "
-                                  f"to {operation} {key!r}")
-            frames = recv_frames(self._db)
-            try:
-                replies = decode(frames[1:])
-            except ProtocolError as exc:
-                self.log.warning("ignoring a malformed cache reply: {}", exc)
-                continue
-            for reply in replies:
-                if reply.id == request.id:
-                    if reply.error is None:
-                        return reply.payload
-                    if reply.error.type == "KeyError":
-                        raise MissingKeyError(reply.error.type, reply.error.message)
-                    raise reply.error.to_exception()
-
     def set(self, value: bytes, key: str | None = None, *, timeout: float | None = None) -> str:
         """Store `value` under `key` (a fresh one if None) in the server's cache; the key."""
-        key = key or str(uuid.uuid4())
-        self._request("set", self._key(key), value, _deadline(timeout))
-        return key
+        return self.cache_client.set(value, key, timeout=timeout)
 
     def get(self, key: str, *, timeout: float | None = None) -> bytes:
         """The value stored under `key`; `MissingKeyError` (a `KeyError`) if there is none."""
-        return self._request("get", self._key(key), b"", _deadline(timeout))
+        return self.cache_client.get(key, timeout=timeout)
 
     def delete(self, key: str, *, timeout: float | None = None) -> str:
         """Remove `key` from the cache; `MissingKeyError` if it was not there."""
-        self._request("delete", self._key(key), b"", _deadline(timeout))
-        return key
+        return self.cache_client.delete(key, timeout=timeout)
 
     # -- calls ------------------------------------------------------------
     def eval(self, function: str | list[str], payload: bytes, messages: int = 1,
@@ -164,7 +141,7 @@ class Client:
     def _call(self, function: str | list[str], payloads: Iterable[bytes], messages: int,
               cache: str, timeout: float | None, keep_drops: bool) -> Iterator[Any]:
         steps = function if isinstance(function, str) else " ".join(function)
-        self._connect(_deadline(timeout))
+        self._connect(deadline_after(timeout))
         source = iter(payloads)
         sent = 0
         outstanding: set[bytes] = set()  # ids sent and not answered yet
@@ -192,7 +169,7 @@ class Client:
             if exhausted and not outstanding:
                 return
             what = f"{len(outstanding)} of {sent} messages to {steps!r}"
-            for reply in self._receive(_deadline(timeout), what):
+            for reply in self._receive(deadline_after(timeout), what):
                 if reply.id not in known:
                     continue  # a late answer to an earlier, timed-out call
                 outstanding.discard(reply.id)
@@ -208,7 +185,7 @@ class Client:
     def _receive(self, deadline: float | None, what: str) -> list[Message]:
         """The messages of the next batch published to this client."""
         while True:
-            if not self._wait(self._sub, deadline):
+            if not wait_readable(self._sub, deadline):
                 raise CallTimeout(f"timed out waiting for {what}")
             frames = recv_frames(self._sub)
             if len(frames) == 2 and frames[1] == TAG_WELCOME:
@@ -218,15 +195,3 @@ class Client:
                 return decode(frames[1:])
             except ProtocolError as exc:
                 self.log.warning("ignoring a malformed result: {}", exc)
-
-    @staticmethod
-    def _wait(socket: Any, deadline: float | None) -> bool:
-        if deadline is None:
-            return True
-        remaining = deadline - time.monotonic()
-        return remaining > 0 and bool(socket.poll(remaining * 1000, zmq.POLLIN))
-
-
-def _deadline(timeout: float | None) -> float | None:
-    return None if timeout is None else time.monotonic() + timeout
-

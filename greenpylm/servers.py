@@ -1,140 +1,225 @@
 """High-level servers, with pylm's names, signatures and hooks.
 
-A `Server` is a `ServerTemplate` with three parts: a cache service on
-``db_address``, a pull service on ``pull_address`` whose messages run the
-user's method, and a pub service on ``pub_address`` that publishes each
-result under the topic `Server.handle_stream` gives it.
+Each is a `ServerTemplate` (a router plus parts, all greenlets under one
+hub) assembled from the parts library:
+
+- `Server`: clients push to it, it runs its own methods, publishes results;
+- `Pipeline` and `Sink`: like `Server`, fed by subscriptions to one or
+  several previous servers instead of by clients;
+- `Master` and `Hub`: hand the work to `Worker`/`MuxWorker` processes and
+  publish what they send back; `scatter`, `gather` and `handle_stream` hooks.
 """
 from __future__ import annotations
 
 import sys
-from typing import Any, Callable
+import uuid
+from typing import Any, Iterable
 
 import gevent
 
+from .cache_client import CacheClient
 from .log import DEFAULT_LEVEL
-from .parts.services import CacheService, PubService, PullService
+from .methods import FanOutRunner, MethodRunner
+from .parts.connections import PullConnection, PushConnection, SubConnection
 from .parts.servers import ServerTemplate
-from .wire import ErrorRecord, Message
+from .parts.services import (CacheService, PubService, PullService, WorkerPullService,
+                             WorkerPushService)
+from .wire import Message
 
 
-class Server(ServerTemplate):
+class Server(MethodRunner):
     """A standalone server: clients call its methods, ``'name.method'``.
 
-    A user method takes the payload (``bytes``) and returns the new payload
-    (``bytes``); returning ``None`` drops the message. An exception becomes
-    an error record that the client raises as `greenpylm.RemoteError`; the
-    server logs it once per method and exception type and goes on.
+    Parts: a cache service on `db_address`, a pull service on `pull_address`
+    whose messages run the user's methods, a pub service on `pub_address`.
     With ``pipelined=True`` results are published under the server's name,
     for a `Pipeline` subscribed to it, instead of to the calling client.
     """
 
-    #: methods of this class (not of subclasses) that clients may call
-    remote_methods = frozenset({"echo"})
-
     def __init__(self, name: str, db_address: str, pull_address: str, pub_address: str,
                  pipelined: bool = False, log_level: int | str = DEFAULT_LEVEL,
                  messages: int = sys.maxsize, **options: Any) -> None:
-        super().__init__(name, log_level, **options)
-        self.pipelined = pipelined
-        self.messages = messages
-        self.message: Message | None = None
-        self._handled = 0
-        self._reported: set[tuple[str, str]] = set()
+        super().__init__(name, log_level, messages, pipelined, **options)
         pull = self.register_inbound(PullService, "Pull", pull_address, route="Pub", **options)
-        pub = self.register_outbound(PubService, "Pub", pub_address, **options)
+        publish(self, pub_address, options)
         self.register_bypass(CacheService, "Cache", db_address, **options)
         self.preset_cache(name=name, db_address=db_address, pull_address=pull_address,
                           pub_address=pub_address)
         pull.scatter = self.execute
-        pub.handle_stream = self.handle_stream
 
-    # -- hooks (pylm's) ---------------------------------------------------
-    def handle_stream(self, message: Message) -> tuple[str, Message]:
-        """The topic a result is published under, and the message.
 
-        Pipelined, the topic is the server's name (the next server subscribes
-        to it) and the message moves on to its next stage; otherwise the topic
-        is the id of the calling client. An override that sends messages down
-        a pipeline increments `message.stage` itself, as in pylm.
-        """
-        if self.pipelined:
-            message.stage += 1
-            return self.name, message
-        return message.client, message
+class Pipeline(MethodRunner):
+    """A server fed by the stream of the server named `previous` (at `sub_address`).
 
-    @staticmethod
-    def change_payload(message: Message, payload: bytes) -> Message:
-        """`message` with its payload replaced (for `handle_stream` and friends)."""
-        message.payload = payload
-        return message
+    A method returning ``None`` drops the message. With ``to_client=True``
+    results go back to the client that started them; otherwise they are
+    published under this server's name for the next step.
+    """
 
-    def echo(self, payload: bytes) -> bytes:
-        """Return the payload unchanged."""
-        return payload
+    def __init__(self, name: str, db_address: str, sub_address: str, pub_address: str,
+                 previous: str, to_client: bool = True, log_level: int | str = DEFAULT_LEVEL,
+                 messages: int = sys.maxsize, **options: Any) -> None:
+        super().__init__(name, log_level, messages, not to_client, **options)
+        sub = self.register_inbound(SubConnection, "Sub", sub_address, route="Pub",
+                                    topic=previous, **options)
+        publish(self, pub_address, options)
+        self.register_bypass(CacheService, "Cache", db_address, **options)
+        self.preset_cache(name=name, db_address=db_address, sub_address=sub_address,
+                          pub_address=pub_address)
+        sub.scatter = self.execute
 
-    # -- running user code -----------------------------------------------
-    def user_method(self, method: str) -> Callable[[bytes], Any] | None:
-        """The user method called `method`, or None if clients may not call it."""
-        if not method or method.startswith("_"):
-            return None
-        if hasattr(Server, method) and method not in self.remote_methods:
-            return None
-        function = getattr(self, method, None)
-        return function if callable(function) else None
 
-    def methods(self) -> list[str]:
-        """The names clients may call on this server."""
-        return sorted(n for n in dir(self) if self.user_method(n) is not None)
+class Sink(MethodRunner):
+    """A server fed by several streams: `previous[i]` published at `sub_addresses[i]`."""
 
-    def execute(self, message: Message) -> list[Message]:
-        """Apply the step `message` asks for; the message carrying the outcome."""
-        if message.error is None and not message.dropped:
-            self.apply(message)
-        self._handled += 1
-        if self._handled == self.messages:
-            self.log.info("handled {} messages, stopping", self._handled)
-            gevent.spawn(self.stop)
-        return [message]
+    def __init__(self, name: str, db_address: str, sub_addresses: list[str], pub_address: str,
+                 previous: list[str], to_client: bool = True,
+                 log_level: int | str = DEFAULT_LEVEL, messages: int = sys.maxsize,
+                 **options: Any) -> None:
+        super().__init__(name, log_level, messages, not to_client, **options)
+        if isinstance(previous, str):
+            previous = [previous] * len(sub_addresses)
+        if len(previous) != len(sub_addresses):
+            raise ValueError(f"Sink {name!r}: {len(sub_addresses)} sub_addresses but "
+                             f"{len(previous)} previous servers")
+        for i, (address, topic) in enumerate(zip(sub_addresses, previous)):
+            sub = self.register_inbound(SubConnection, f"Sub{i}", address, route="Pub",
+                                        topic=topic, **options)
+            sub.scatter = self.execute
+        publish(self, pub_address, options)
+        self.register_bypass(CacheService, "Cache", db_address, **options)
+        self.preset_cache(name=name, db_address=db_address, pub_address=pub_address,
+                          sub_addresses=" ".join(sub_addresses))
 
-    def apply(self, message: Message) -> None:
-        """Run the user method on `message`, recording result, drop or error in it."""
-        step = message.current_step()
-        server, _, method = step.partition(".")
-        if server != self.name:
-            message.error = ErrorRecord(
-                "WrongServer", f"this is server {self.name!r}; it cannot run {step!r}")
-            return
-        function = self.user_method(method)
-        if function is None:
-            message.error = ErrorRecord(
-                "UnknownMethod", f"server {self.name!r} has no method {method!r} "
-                f"(it has: {', '.join(self.methods())})")
-            return
-        self.message = message
-        try:
-            result = function(message.payload)
-        except Exception as exc:
-            exc.with_traceback(exc.__traceback__.tb_next)  # start the traceback in user code
-            self._report(method, exc)
-            message.error = ErrorRecord.from_exception(exc)
-            message.payload = b""
-            return
-        if result is None:
-            message.dropped = True
-            message.payload = b""
-        elif isinstance(result, (bytes, bytearray, memoryview)):
-            message.payload = result
-        else:
-            message.error = ErrorRecord(
-                "TypeError", f"{self.name}.{method} returned {type(result).__name__}, not bytes")
-            message.payload = b""
 
-    def _report(self, method: str, exc: Exception) -> None:
-        self.stats["errors"] += 1
-        key = (method, type(exc).__name__)
-        if key not in self._reported:
-            self._reported.add(key)
-            self.log.opt(exception=exc).error(
-                "{}.{} raised {}; the client gets it as RemoteError, further ones are counted",
-                self.name, method, type(exc).__name__)
+def publish(server: MethodRunner | "BaseMaster", pub_address: str, options: dict) -> None:
+    """Register the ``Pub`` part through which `server` publishes, via its `handle_stream`."""
+    pub = server.register_outbound(PubService, "Pub", pub_address, **options)
+    pub.handle_stream = server.handle_stream
+
+
+class BaseMaster(ServerTemplate):
+    """What masters and hubs share: workers do the work; hooks shape the stream.
+
+    `scatter(message)` runs on each incoming message and yields the messages
+    handed to the workers (zero, one or many); `gather(message)` runs on each
+    result from a worker and yields the messages to publish; `handle_stream`
+    gives the topic, as for `Server`.
+    """
+
+    def __init__(self, name: str, pipelined: bool, log_level: int | str,
+                 worker_pull_address: str, worker_push_address: str, db_address: str,
+                 pub_address: str, options: dict) -> None:
+        super().__init__(name, log_level, **options)
+        self.pipelined = pipelined
+        gather = self.register_inbound(WorkerPullService, "WorkerPull", worker_pull_address,
+                                       route="Pub", **options)
+        self.register_outbound(WorkerPushService, "WorkerPush", worker_push_address, **options)
+        publish(self, pub_address, options)
+        self.register_bypass(CacheService, "Cache", db_address, **options)
+        gather.scatter = self.gather
+        self.preset_cache(name=name, db_address=db_address, pub_address=pub_address,
+                          worker_pull_address=worker_pull_address,
+                          worker_push_address=worker_push_address)
+
+    handle_stream = MethodRunner.handle_stream
+    change_payload = staticmethod(MethodRunner.change_payload)
+
+    def scatter(self, message: Message) -> Iterable[Message]:
+        """Messages for the workers made from one incoming message (itself, by default)."""
+        yield message
+
+    def gather(self, message: Message) -> Iterable[Message]:
+        """Messages to publish made from one worker result (itself, by default)."""
+        yield message
+
+
+class Master(BaseMaster):
+    """Receives work from clients on `pull_address`, hands it to workers,
+    publishes their results on `pub_address` (to the client, or down a
+    pipeline with ``pipelined=True``). `cache` may preset the cache's contents."""
+
+    def __init__(self, name: str, pull_address: str, pub_address: str, worker_pull_address: str,
+                 worker_push_address: str, db_address: str, pipelined: bool = False,
+                 cache: dict | None = None, log_level: int | str = DEFAULT_LEVEL,
+                 **options: Any) -> None:
+        super().__init__(name, pipelined, log_level, worker_pull_address, worker_push_address,
+                         db_address, pub_address, options)
+        pull = self.register_inbound(PullService, "Pull", pull_address, route="WorkerPush",
+                                     **options)
+        pull.scatter = self.scatter
+        self.preset_cache(pull_address=pull_address, **(cache or {}))
+
+
+class Hub(BaseMaster):
+    """A master fed by the stream of the server named `previous` (at `sub_address`)."""
+
+    def __init__(self, name: str, sub_address: str, pub_address: str, worker_pull_address: str,
+                 worker_push_address: str, db_address: str, previous: str,
+                 pipelined: bool = False, cache: dict | None = None,
+                 log_level: int | str = DEFAULT_LEVEL, **options: Any) -> None:
+        super().__init__(name, pipelined, log_level, worker_pull_address, worker_push_address,
+                         db_address, pub_address, options)
+        sub = self.register_inbound(SubConnection, "Sub", sub_address, route="WorkerPush",
+                                    topic=previous, **options)
+        sub.scatter = self.scatter
+        self.preset_cache(sub_address=sub_address, **(cache or {}))
+
+
+class Worker(MethodRunner):
+    """Does a master's work: pulls messages, runs its methods, pushes results back.
+
+    Given only the master's `db_address`, it asks the master's cache for the
+    addresses (and for the master's name, which the steps it runs carry).
+    `set`, `get` and `delete` use the master's cache.
+    """
+
+    def __init__(self, name: str = "", db_address: str = "", push_address: str | None = None,
+                 pull_address: str | None = None, log_level: int | str = DEFAULT_LEVEL,
+                 messages: int = sys.maxsize, **options: Any) -> None:
+        if not db_address:
+            raise ValueError("a Worker needs the db_address of its master")
+        worker_id = str(uuid.uuid4())
+        super().__init__(name or worker_id, log_level, messages, **options)
+        self.db_address = db_address
+        self.push_address = push_address
+        self.pull_address = pull_address
+        self.options = options
+        self.cache_client = CacheClient("master", db_address, self.context, worker_id)
+
+    def spawn(self) -> gevent.Greenlet:
+        """Ask the master for what is missing, connect to it, start working."""
+        if not self.inbound_components:
+            ask = self.cache_client.request
+            self.serves = ask("get", "name").decode()
+            self.cache_client.server_name = self.serves
+            self.pull_address = self.pull_address or ask("get", "worker_push_address").decode()
+            self.push_address = self.push_address or ask("get", "worker_pull_address").decode()
+            pull = self.register_inbound(PullConnection, "Pull", self.pull_address, route="Push",
+                                         **self.options)
+            self.register_outbound(PushConnection, "Push", self.push_address, **self.options)
+            pull.scatter = self.execute
+            self.log.info("working for {!r}: pulling from {}, pushing to {}",
+                          self.serves, self.pull_address, self.push_address)
+        return super().spawn()
+
+    def stop(self) -> None:
+        super().stop()
+        self.cache_client.close()
+
+    def set(self, value: bytes, key: str | None = None) -> str:
+        """Store `value` in the master's cache under `key` (a fresh one if None); the key."""
+        return self.cache_client.set(value, key)
+
+    def get(self, key: str) -> bytes:
+        """The value under `key` in the master's cache (`MissingKeyError` if none)."""
+        return self.cache_client.get(key)
+
+    def delete(self, key: str) -> str:
+        """Remove `key` from the master's cache."""
+        return self.cache_client.delete(key)
+
+
+class MuxWorker(FanOutRunner, Worker):
+    """A `Worker` whose methods may return (or be generators of) several
+    payloads: each goes back to the master as a result of its own."""

@@ -194,14 +194,33 @@ class Inbound(Part):
         return feedback
 
     def deliver(self, messages: list[Message]) -> list[Message | None]:
-        """Route every message scattered from `messages`; their feedback."""
+        """Route every message scattered from `messages`; their feedback.
+
+        If `scatter` (user code, often) raises, the message goes on as an
+        error record, so that its client learns what happened.
+        """
         route = self.server.router.route
         name = self.name
         feedback = []
         for message in messages:
-            for out in self.scatter(message):
-                feedback.append(self.handle_feedback(route(name, out)))
+            try:
+                for out in self.scatter(message):
+                    feedback.append(self.handle_feedback(route(name, out)))
+            except Exception as exc:
+                self.hook_failed(exc)
+                failed = message.reply(error=ErrorRecord.from_exception(exc))
+                feedback.append(self.handle_feedback(route(name, failed)))
         return feedback
+
+    def hook_failed(self, exc: Exception) -> None:
+        """Count a failure of `scatter`; log it once per exception type."""
+        key = f"errors.{self.name}.{type(exc).__name__}"
+        self.server.stats["errors"] += 1
+        self.server.stats[key] += 1
+        if self.server.stats[key] == 1:
+            self.log.opt(exception=exc).error(
+                "{} raised {}; the message goes on as an error, further ones are counted",
+                getattr(self.scatter, "__qualname__", "scatter"), type(exc).__name__)
 
     def run(self) -> None:
         socket = self.socket

@@ -81,6 +81,10 @@ class SubPart(Inbound):
 
     socket_type = zmq.SUB
 
+    def __init__(self, name: str, listen_address: str, **kw: Any) -> None:
+        super().__init__(name, listen_address, **kw)
+        self.welcomed: set[str] = set()
+
     def configure(self, socket: Any) -> None:
         super().configure(socket)
         topic = self.options.get("topic", self.options.get("previous", ""))
@@ -90,6 +94,10 @@ class SubPart(Inbound):
 
     def decode(self, frames: list) -> list[Message] | None:
         if len(frames) == 2 and frames[1] == TAG_WELCOME:
+            topic = frames[0].decode("utf-8", "replace")
+            if topic not in self.welcomed:
+                self.welcomed.add(topic)
+                self.log.info("subscribed to {!r} at {}", topic, self.listen_address)
             return None
         if len(frames) < 2:
             self.bad_input(ProtocolError("truncated", "published message without a body"))

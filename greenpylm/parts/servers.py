@@ -28,7 +28,7 @@ class ServerTemplate:
                  context: Any = None, **_ignored: Any) -> None:
         self.name = name
         self.log_level = log_level
-        self.context = context
+        self.context = context or zmq.Context.instance()
         self.cache: dict[str, bytes] = {}
         self.router = Router()
         self.inbound_components: dict[str, Inbound] = {}
@@ -100,7 +100,7 @@ class ServerTemplate:
         setup(self.name, self.log_level)
         self.log = get_logger(self.name, "server")
         self.router.check()
-        context = self.context or zmq.Context.instance()
+        context = self.context
         opened: list[Part] = []
         try:
             for part in self.parts:

@@ -8,6 +8,7 @@ flags, which spares a greenlet check and several enum operations per frame.
 """
 from __future__ import annotations
 
+import time
 from typing import Any, Sequence
 
 import zmq
@@ -46,3 +47,16 @@ def send_frames(socket: Any, frames: Sequence[Any]) -> None:
     frame = frames[last]
     _plain_send(socket, frame, _NOBLOCK, len(frame) < COPY_THRESHOLD)
     socket.getsockopt(_EVENTS)
+
+
+def deadline_after(timeout: float | None) -> float | None:
+    """The monotonic time `timeout` seconds from now (None: no deadline)."""
+    return None if timeout is None else time.monotonic() + timeout
+
+
+def wait_readable(socket: Any, deadline: float | None) -> bool:
+    """Wait cooperatively until `socket` has input; False if `deadline` passed first."""
+    if deadline is None:
+        return True
+    remaining = deadline - time.monotonic()
+    return remaining > 0 and bool(socket.poll(remaining * 1000, zmq.POLLIN))

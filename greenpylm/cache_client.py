@@ -1,0 +1,79 @@
+"""Access to a server's cache service, shared by clients and workers."""
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import zmq.green as zmq
+
+from .log import get_logger
+from .wire import CallTimeout, Message, MissingKeyError, ProtocolError, decode, encode
+from .wire.transport import deadline_after, recv_frames, send_frames, wait_readable
+
+
+class CacheClient:
+    """`set`, `get` and `delete` on the cache service at `db_address`.
+
+    One DEALER socket, REP-compatible envelope; replies are matched to
+    requests by message id, so a reply that arrives after its request timed
+    out is ignored instead of answering the next request.
+    """
+
+    def __init__(self, server_name: str, db_address: str, context: Any, sender: str,
+                 prefix: str = "") -> None:
+        self.server_name = server_name
+        self.db_address = db_address
+        self.context = context
+        self.sender = sender
+        self.prefix = prefix
+        self.log = get_logger(server_name, "cache-client")
+        self._socket: Any = None
+
+    def request(self, operation: str, key: str, value: bytes = b"",
+                timeout: float | None = None) -> bytes:
+        """Ask the cache service for `operation` on `key` (not prefixed); its answer."""
+        deadline = deadline_after(timeout)
+        if self._socket is None:
+            self._socket = self.context.socket(zmq.DEALER)
+            self._socket.setsockopt(zmq.LINGER, 0)
+            self._socket.connect(self.db_address)
+        request = Message(f"{self.server_name}.{operation}", value, client=self.sender, cache=key)
+        send_frames(self._socket, [b""] + encode([request]))
+        while True:
+            if not wait_readable(self._socket, deadline):
+                raise CallTimeout(f"no answer from the cache service at {self.db_address} "
+                                  f"to {operation} {key!r} within {timeout}s")
+            frames = recv_frames(self._socket)
+            try:
+                replies = decode(frames[1:])
+            except ProtocolError as exc:
+                self.log.warning("ignoring a malformed cache reply: {}", exc)
+                continue
+            for reply in replies:
+                if reply.id != request.id:
+                    continue
+                if reply.error is None:
+                    return reply.payload
+                if reply.error.type == "KeyError":
+                    raise MissingKeyError(reply.error.type, reply.error.message)
+                raise reply.error.to_exception()
+
+    def set(self, value: bytes, key: str | None = None, *, timeout: float | None = None) -> str:
+        """Store `value` under `key` (a fresh one if None); the key."""
+        key = key or str(uuid.uuid4())
+        self.request("set", self.prefix + key, value, timeout)
+        return key
+
+    def get(self, key: str, *, timeout: float | None = None) -> bytes:
+        """The value under `key`; `MissingKeyError` (a `KeyError`) if there is none."""
+        return self.request("get", self.prefix + key, b"", timeout)
+
+    def delete(self, key: str, *, timeout: float | None = None) -> str:
+        """Remove `key`; `MissingKeyError` if it was not there."""
+        self.request("delete", self.prefix + key, b"", timeout)
+        return key
+
+    def close(self) -> None:
+        if self._socket is not None:
+            self._socket.close()
+            self._socket = None
