@@ -105,3 +105,23 @@ class Proc:
 def python_code(code: str, *argv: str, env: dict | None = None) -> Proc:
     """Run `code` with ``python -c`` in a new process."""
     return Proc(["-c", code, *argv], env=env)
+
+
+def free_port_block(n: int) -> int:
+    """A base port such that base .. base+n-1 are all free on 127.0.0.1 right now."""
+    import random
+    for _ in range(200):
+        base = random.randrange(20000, 60000 - n)
+        sockets = []
+        try:
+            for port in range(base, base + n):
+                s = socket.socket()
+                sockets.append(s)
+                s.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in sockets:
+                s.close()
+    raise RuntimeError(f"no block of {n} free ports found")
