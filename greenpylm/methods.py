@@ -25,6 +25,10 @@ class MethodRunner(ServerTemplate):
 
     #: methods of greenpylm's own classes that clients may call (user subclasses' all are)
     remote_methods = frozenset({"echo"})
+    #: refuse steps that name another server; subscribers (pipelines, sinks) do
+    #: not check: a subscription decides what reaches them, so that in a tee
+    #: every branch runs the step's method
+    checks_server_name = True
 
     def __init__(self, name: str, log_level: int | str, messages: int = sys.maxsize,
                  pipelined: bool = False, **options: Any) -> None:
@@ -90,7 +94,7 @@ class MethodRunner(ServerTemplate):
     def apply(self, message: Message) -> list[Message]:
         step = message.current_step()
         server, _, method = step.partition(".")
-        if server != self.serves:
+        if server != self.serves and self.checks_server_name:
             return [self._fail(message, "WrongServer",
                                f"this is {self.serves!r}; it cannot run {step!r}")]
         function = self.user_method(method)

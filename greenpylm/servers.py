@@ -53,8 +53,12 @@ class Pipeline(MethodRunner):
 
     A method returning ``None`` drops the message. With ``to_client=True``
     results go back to the client that started them; otherwise they are
-    published under this server's name for the next step.
+    published under this server's name for the next step. It runs the
+    method named by each message's current step, whichever server that step
+    names: in a tee, every pipeline subscribed to a server runs its step.
     """
+
+    checks_server_name = False
 
     def __init__(self, name: str, db_address: str, sub_address: str, pub_address: str,
                  previous: str, to_client: bool = True, log_level: int | str = DEFAULT_LEVEL,
@@ -70,7 +74,12 @@ class Pipeline(MethodRunner):
 
 
 class Sink(MethodRunner):
-    """A server fed by several streams: `previous[i]` published at `sub_addresses[i]`."""
+    """A server fed by several streams: `previous[i]` published at `sub_addresses[i]`.
+
+    Like `Pipeline`, it runs the method its messages' current step names.
+    """
+
+    checks_server_name = False
 
     def __init__(self, name: str, db_address: str, sub_addresses: list[str], pub_address: str,
                  previous: list[str], to_client: bool = True,

@@ -1,9 +1,14 @@
-"""Servers that tests run as separate processes: `python tests/servers_for_tests.py NAME ...`."""
+"""Servers that tests run as separate processes.
+
+    python tests/servers_for_tests.py server NAME DB PULL PUB [LEVEL]
+    python tests/servers_for_tests.py master NAME DB PULL PUB WORKER_PULL WORKER_PUSH
+    python tests/servers_for_tests.py worker NAME MASTER_DB
+"""
 from __future__ import annotations
 
 import sys
 
-from greenpylm.servers import Server
+from greenpylm.servers import Master, Server, Worker
 
 
 class EchoServer(Server):
@@ -22,10 +27,28 @@ class EchoServer(Server):
         return 42
 
 
+class NamedWorker(Worker):
+    """Results say which worker made them: b'<payload>|<worker name>'."""
+
+    def work(self, payload: bytes) -> bytes:
+        return payload + b"|" + self.name.encode()
+
+    def fail(self, payload: bytes) -> bytes:
+        raise RuntimeError("worker failure")
+
+
 def main() -> None:
-    name, db, pull, pub = sys.argv[1:5]
-    level = sys.argv[5] if len(sys.argv) > 5 else "INFO"
-    EchoServer(name, db, pull, pub, log_level=level).start()
+    role, name, *rest = sys.argv[1:]
+    if role == "server":
+        db, pull, pub, *level = rest
+        EchoServer(name, db, pull, pub, log_level=level[0] if level else "INFO").start()
+    elif role == "master":
+        db, pull, pub, worker_pull, worker_push = rest
+        Master(name, pull, pub, worker_pull, worker_push, db).start()
+    elif role == "worker":
+        NamedWorker(name, rest[0]).start()
+    else:
+        raise SystemExit(f"unknown role {role!r}")
 
 
 if __name__ == "__main__":

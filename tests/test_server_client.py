@@ -16,7 +16,7 @@ NAME = "my_server"
 
 def start_server(name: str = NAME, level: str = "INFO") -> tuple[Proc, str]:
     db, pull, pub = (tcp(free_port()) for _ in range(3))
-    proc = Proc(["tests/servers_for_tests.py", name, db, pull, pub, level])
+    proc = Proc(["tests/servers_for_tests.py", "server", name, db, pull, pub, level])
     if level in ("INFO", "DEBUG"):
         proc.wait_for("started")
     return proc, db
@@ -113,7 +113,7 @@ def test_given_addresses_are_used_without_asking_the_cache(server):
 def test_a_client_made_before_its_server_waits_for_it():
     db, pull, pub = (tcp(free_port()) for _ in range(3))
     with Client("late", db) as c:
-        proc = Proc(["tests/servers_for_tests.py", "late", db, pull, pub])
+        proc = Proc(["tests/servers_for_tests.py", "server", "late", db, pull, pub])
         try:
             assert c.eval("late.foo", b"early", timeout=30) == b"you sent me early"
         finally:

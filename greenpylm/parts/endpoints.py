@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any, Iterator
 
 import zmq.green as zmq
+from gevent.event import Event
 
 from ..wire import ErrorRecord, Message, ProtocolError
 from ..wire.frames import TAG_WELCOME
@@ -83,21 +84,25 @@ class SubPart(Inbound):
 
     def __init__(self, name: str, listen_address: str, **kw: Any) -> None:
         super().__init__(name, listen_address, **kw)
+        topic = self.options.get("topic", self.options.get("previous", ""))
+        self.topics = list(topic) if isinstance(topic, (list, tuple)) else [topic]
         self.welcomed: set[str] = set()
+        #: set once the publisher has welcomed every subscription of this part
+        self.subscribed = Event()
 
     def configure(self, socket: Any) -> None:
         super().configure(socket)
-        topic = self.options.get("topic", self.options.get("previous", ""))
-        topics = topic if isinstance(topic, (list, tuple)) else [topic]
-        for t in topics:
-            socket.setsockopt(zmq.SUBSCRIBE, t.encode())
+        for topic in self.topics:
+            socket.setsockopt(zmq.SUBSCRIBE, topic.encode())
 
     def decode(self, frames: list) -> list[Message] | None:
         if len(frames) == 2 and frames[1] == TAG_WELCOME:
             topic = frames[0].decode("utf-8", "replace")
-            if topic not in self.welcomed:
+            if topic in self.topics and topic not in self.welcomed:
                 self.welcomed.add(topic)
                 self.log.info("subscribed to {!r} at {}", topic, self.listen_address)
+                if self.welcomed.issuperset(self.topics):
+                    self.subscribed.set()
             return None
         if len(frames) < 2:
             self.bad_input(ProtocolError("truncated", "published message without a body"))

@@ -36,8 +36,8 @@ class ErrorRecord:
         try:
             fields = json.loads(data)
             record = cls(fields["type"], fields["message"], fields.get("traceback", ""))
-        except (ValueError, TypeError, KeyError) as exc:
-            raise ProtocolError("bad-error-frame", str(exc)) from None
+        except (ValueError, TypeError, KeyError, RecursionError) as exc:
+            raise ProtocolError("bad-error-frame", type(exc).__name__) from None
         if not all(isinstance(v, str) for v in (record.type, record.message, record.traceback)):
             raise ProtocolError("bad-error-frame", "fields must be strings")
         return record
