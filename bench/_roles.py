@@ -29,5 +29,23 @@ def server(db: str, pull: str, pub: str) -> None:
            f"tcp://127.0.0.1:{pub}", log_level="WARNING").start()
 
 
+def master(db: str, pull: str, pub: str, wpull: str, wpush: str) -> None:
+    from greenpylm.servers import Master
+    a = "tcp://127.0.0.1:{}".format
+    Master("bench", a(pull), a(pub), a(wpull), a(wpush), a(db), log_level="WARNING").start()
+
+
+def worker(db: str) -> None:
+    import os
+
+    from greenpylm.servers import Worker
+
+    class Who(Worker):
+        def who(self, payload: bytes) -> bytes:
+            return str(os.getpid()).encode()
+
+    Who(db_address=f"tcp://127.0.0.1:{db}", log_level="WARNING").start()
+
+
 if __name__ == "__main__":
     globals()[sys.argv[1]](*sys.argv[2:])

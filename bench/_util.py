@@ -4,8 +4,13 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+import time
+
+import gevent
+import zmq.green as zmq
 
 ROLES = __file__.replace("_util.py", "_roles.py")
+PAYLOAD = b"x" * 16
 
 
 def free_port() -> int:
@@ -28,3 +33,62 @@ def stop_all(procs: list[subprocess.Popen]) -> None:
         except subprocess.TimeoutExpired:
             p.kill()
             p.wait()
+
+
+def best(fn, n: int, repeat: int) -> float:
+    """The best rate of `repeat` runs of `fn(n)` (the least disturbed one)."""
+    return max(fn(n) for _ in range(repeat))
+
+
+def report(rows: list[tuple[str, float, float]]) -> None:
+    """Print (name, greenpylm rate, raw zmq.green rate) rows with their ratio."""
+    print(f"{'benchmark':<50} {'greenpylm/s':>12} {'raw zmq/s':>12} {'ratio':>7}")
+    for name, ours, raw in rows:
+        print(f"{name:<50} {ours:>12,.0f} {raw:>12,.0f} {ours / raw:>7.2f}")
+
+
+def raw_reqrep(n: int) -> float:
+    port = free_port()
+    proc = spawn_role("rep_echo", port)
+    ctx = zmq.Context.instance()
+    sock = ctx.socket(zmq.REQ)
+    sock.connect(f"tcp://127.0.0.1:{port}")
+    sock.send(PAYLOAD)
+    sock.recv()  # warm up: the echo process is up
+    start = time.perf_counter()
+    for _ in range(n):
+        sock.send(PAYLOAD)
+        sock.recv()
+    rate = n / (time.perf_counter() - start)
+    sock.close(0)
+    stop_all([proc])
+    return rate
+
+
+def raw_pipe(n: int) -> float:
+    pin, pout = free_port(), free_port()
+    proc = spawn_role("pipe_echo", pin, pout)
+    ctx = zmq.Context.instance()
+    push = ctx.socket(zmq.PUSH)
+    push.connect(f"tcp://127.0.0.1:{pin}")
+    pull = ctx.socket(zmq.PULL)
+    pull.connect(f"tcp://127.0.0.1:{pout}")
+    push.send(PAYLOAD)
+    pull.recv()  # warm up
+
+    def sender() -> None:
+        for _ in range(n):
+            push.send(PAYLOAD)
+
+    start = time.perf_counter()
+    g = gevent.spawn(sender)
+    for _ in range(n):
+        pull.recv()
+    rate = n / (time.perf_counter() - start)
+    g.join()
+    push.close(0)
+    pull.close(0)
+    stop_all([proc])
+    return rate
+
+

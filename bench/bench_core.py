@@ -11,63 +11,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import time
 
-import gevent
-import zmq.green as zmq
-
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from _util import free_port, spawn_role, stop_all  # noqa: E402
-
-PAYLOAD = b"x" * 16
-
-
-def raw_reqrep(n: int) -> float:
-    port = free_port()
-    proc = spawn_role("rep_echo", port)
-    ctx = zmq.Context.instance()
-    sock = ctx.socket(zmq.REQ)
-    sock.connect(f"tcp://127.0.0.1:{port}")
-    sock.send(PAYLOAD)
-    sock.recv()  # warm up: the echo process is up
-    start = time.perf_counter()
-    for _ in range(n):
-        sock.send(PAYLOAD)
-        sock.recv()
-    rate = n / (time.perf_counter() - start)
-    sock.close(0)
-    stop_all([proc])
-    return rate
-
-
-def raw_pipe(n: int) -> float:
-    pin, pout = free_port(), free_port()
-    proc = spawn_role("pipe_echo", pin, pout)
-    ctx = zmq.Context.instance()
-    push = ctx.socket(zmq.PUSH)
-    push.connect(f"tcp://127.0.0.1:{pin}")
-    pull = ctx.socket(zmq.PULL)
-    pull.connect(f"tcp://127.0.0.1:{pout}")
-    push.send(PAYLOAD)
-    pull.recv()  # warm up
-
-    def sender() -> None:
-        for _ in range(n):
-            push.send(PAYLOAD)
-
-    start = time.perf_counter()
-    g = gevent.spawn(sender)
-    for _ in range(n):
-        pull.recv()
-    rate = n / (time.perf_counter() - start)
-    g.join()
-    push.close(0)
-    pull.close(0)
-    stop_all([proc])
-    return rate
+from _util import PAYLOAD, best, free_port, raw_pipe, raw_reqrep, report, spawn_role, stop_all  # noqa: E402,E501
 
 
 def greenpylm_server() -> tuple:
@@ -101,10 +50,6 @@ def greenpylm_job(n: int) -> float:
     return rate
 
 
-def best(fn, n: int, repeat: int) -> float:
-    return max(fn(n) for _ in range(repeat))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--evals", type=int, default=5000)
@@ -118,9 +63,7 @@ def main() -> None:
     raw = best(raw_pipe, args.stream, args.repeat)
     ours = best(greenpylm_job, args.stream, args.repeat)
     rows.append(("job through one Server vs raw one-hop pipe", ours, raw))
-    print(f"{'benchmark':<45} {'greenpylm/s':>12} {'raw zmq/s':>12} {'ratio':>7}")
-    for name, ours, raw in rows:
-        print(f"{name:<45} {ours:>12,.0f} {raw:>12,.0f} {ours / raw:>7.2f}")
+    report(rows)
 
 
 if __name__ == "__main__":

@@ -133,8 +133,10 @@ class Client:
             timeout: float | None = None) -> Iterator[bytes]:
         """Send every payload of `generator` to `function`; yield results as they come.
 
-        The job ends after `messages` results, or when every message sent has
-        been answered. `timeout` bounds the wait for each next result.
+        The job ends after `messages` results (pylm's way; give it when a step
+        fans out, as scatter and MuxWorker do) or, when `messages` is not
+        given, once every message sent has been answered or dropped.
+        `timeout` bounds the wait for each next result.
         """
         return self._call(function, generator, messages, cache, timeout, keep_drops=False)
 
@@ -166,7 +168,7 @@ class Client:
                     known.update(ids)
                     sent += len(batch)
                     room -= len(batch)
-            if exhausted and not outstanding:
+            if exhausted and not outstanding and messages == sys.maxsize:
                 return
             what = f"{len(outstanding)} of {sent} messages to {steps!r}"
             for reply in self._receive(deadline_after(timeout), what):

@@ -236,19 +236,22 @@ class Outbound(Part):
     """A part whose first message goes from the router to the outside.
 
     `handle` queues a message and returns at once (no feedback); the
-    part's greenlet sends what is queued in batches of up to `BATCH_SIZE`
-    messages per multipart send. Producers wait when `OUTBOX_LIMIT`
+    part's greenlet sends what is queued in batches of up to `batch_size`
+    (option; `BATCH_SIZE` by default) messages per multipart send. Producers wait when `OUTBOX_LIMIT`
     messages are queued, so memory stays bounded when the peer is slow.
     """
 
     def __init__(self, name: str, listen_address: str, **kw: Any) -> None:
         super().__init__(name, listen_address, **kw)
+        self.batch_size = int(self.options.get("batch_size", self.default_batch_size))
         self.outbox: deque = deque()
         self._ready = Event()
         self._space = Event()
         self._space.set()
         self._idle = Event()
         self._idle.set()
+
+    default_batch_size = BATCH_SIZE
 
     def configure(self, socket: Any) -> None:
         socket.setsockopt(zmq.LINGER, LINGER_MS)
@@ -278,7 +281,7 @@ class Outbound(Part):
             self._ready.wait()
             self._ready.clear()
             while outbox:
-                items = [outbox.popleft() for _ in range(min(BATCH_SIZE, len(outbox)))]
+                items = [outbox.popleft() for _ in range(min(self.batch_size, len(outbox)))]
                 self._space.set()
                 for frames in self.batches(items):
                     send_frames(socket, frames)

@@ -40,6 +40,7 @@ class ServerTemplate:
         self._stopped = Event()
         self._stopped.set()
         self._stopping = False
+        setup(name, log_level)
         self.log = get_logger(name, "server")
 
     # -- building ---------------------------------------------------------
@@ -81,6 +82,7 @@ class ServerTemplate:
             self.cache[key] = value if isinstance(value, bytes) else str(value).encode()
         if "name" in kwargs and not self.name:
             self.name = self.cache["name"].decode()
+            setup(self.name, self.log_level)
             self.log = get_logger(self.name, "server")
 
     # -- running ----------------------------------------------------------
@@ -97,8 +99,6 @@ class ServerTemplate:
         """Open every socket, start every part; return a greenlet that ends when the server stops."""
         if self.running:
             raise RuntimeError(f"server {self.name!r} is already running")
-        setup(self.name, self.log_level)
-        self.log = get_logger(self.name, "server")
         self.router.check()
         context = self.context
         opened: list[Part] = []

@@ -35,7 +35,13 @@ class WorkerPullService(PullService):
 
 
 class WorkerPushService(PushService):
-    """The `PushService` a master binds to hand work to its workers."""
+    """The `PushService` a master binds to hand work to its workers.
+
+    A PUSH socket gives a whole batch to one worker, so batches here are
+    small: work spreads over the workers even when a job is short.
+    """
+
+    default_batch_size = 16
 
 
 class CacheService(RequestReplyPart, BypassInbound):

@@ -1,0 +1,48 @@
+"""Master + 2 worker processes: `Client.job` of small messages, next to the raw
+zmq.green one-hop echo pipe (PUSH -> echo process -> PULL) of the same run.
+
+Run: python bench/bench_master.py [--stream N] [--repeat R]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from _util import PAYLOAD, best, free_port, raw_pipe, report, spawn_role, stop_all  # noqa: E402
+
+
+def master_job(n: int) -> float:
+    from greenpylm.clients import Client
+    db, pull, pub, wpull, wpush = (free_port() for _ in range(5))
+    procs = [spawn_role("master", db, pull, pub, wpull, wpush)]
+    procs += [spawn_role("worker", db) for _ in range(2)]
+    client = Client("bench", f"tcp://127.0.0.1:{db}")
+    # warm up until both workers answer
+    seen = set()
+    while len(seen) < 2:
+        seen.update(client.job("bench.who", (PAYLOAD for _ in range(200)), timeout=30))
+    start = time.perf_counter()
+    count = sum(1 for _ in client.job("bench.echo", (PAYLOAD for _ in range(n))))
+    rate = count / (time.perf_counter() - start)
+    assert count == n, count
+    client.close()
+    stop_all(procs)
+    return rate
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stream", type=int, default=200000)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    raw = best(raw_pipe, args.stream, args.repeat)
+    ours = best(master_job, args.stream, args.repeat)
+    report([("job through Master + 2 workers vs raw one-hop pipe", ours, raw)])
+
+
+if __name__ == "__main__":
+    main()

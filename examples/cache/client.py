@@ -1,0 +1,24 @@
+"""Stores a value in the master's cache, runs a job whose workers read it,
+prints the results, then removes the value."""
+import os
+import sys
+
+from greenpylm.clients import Client
+
+BASE = int(os.environ.get("EXAMPLE_BASE_PORT", "5555"))
+N = int(sys.argv[1]) if len(sys.argv) > 1 else 10
+
+if __name__ == "__main__":
+    client = Client("server", "tcp://127.0.0.1:%d" % BASE)
+    key = client.set(b"hello from the cache,", "greeting")
+    print("stored", client.get(key), "under", repr(key))
+
+    payloads = (b"message %d" % i for i in range(N))
+    count = 0
+    for result in client.job("server.foo", payloads, messages=N):
+        print(result)
+        count += 1
+    print("%d results received" % count)
+
+    client.delete(key)
+    print("deleted", repr(key))
