@@ -62,12 +62,6 @@ class Client:
         self._welcomed = False
 
     # -- connections ------------------------------------------------------
-    def _socket(self, kind: int, address: str) -> Any:
-        socket = self.context.socket(kind)
-        socket.setsockopt(zmq.LINGER, 1000 if kind == zmq.PUSH else 0)
-        socket.connect(address)
-        return socket
-
     def _connect(self, deadline: float | None) -> None:
         """Fetch missing addresses, connect, wait for the server's welcome."""
         if self._push is None:
@@ -77,9 +71,14 @@ class Client:
                 self.push_address = self._config("pull_address", deadline)
             if not self.sub_address:
                 self.sub_address = self._config("pub_address", deadline)
-            self._sub = self._socket(zmq.SUB, self.sub_address)
+            self._sub = self.context.socket(zmq.SUB)
+            self._sub.setsockopt(zmq.LINGER, 0)
+            self._sub.setsockopt(zmq.RCVHWM, 0)  # the window bounds what can queue here
+            self._sub.connect(self.sub_address)
             self._sub.setsockopt(zmq.SUBSCRIBE, self.uuid.encode())
-            self._push = self._socket(zmq.PUSH, self.push_address)
+            self._push = self.context.socket(zmq.PUSH)
+            self._push.setsockopt(zmq.LINGER, 1000)
+            self._push.connect(self.push_address)
             self.log.debug("sending to {}, listening to {}", self.push_address, self.sub_address)
         while not self._welcomed:
             self._receive(deadline, "the server's welcome on " + str(self.sub_address))

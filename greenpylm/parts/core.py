@@ -97,6 +97,7 @@ class Part:
                  max_frame: int = DEFAULT_MAX_FRAME, **options: Any) -> None:
         self.name = name
         self.listen_address = listen_address
+        self.requested_address = listen_address
         self.messages = messages
         self.max_frame = max_frame
         self.options = options
@@ -154,6 +155,17 @@ class Part:
             self.log.warning("bad input on {} ({}); further input of this kind is only counted",
                              self.listen_address, error)
 
+    def hook_failed(self, exc: Exception, what: str = "") -> None:
+        """Count a failure of a hook (user code, often); log it once per exception type."""
+        key = f"errors.{self.name}.{type(exc).__name__}"
+        stats = self.server.stats
+        stats["errors"] += 1
+        stats[key] += 1
+        if stats[key] == 1:
+            self.log.opt(exception=exc).error(
+                "{} raised {}; further ones are only counted",
+                what or getattr(self.scatter, "__qualname__", "scatter"), type(exc).__name__)
+
     def decode(self, frames: list) -> list[Message] | None:
         """The messages of `frames`, or None (counted and logged) if malformed."""
         try:
@@ -176,8 +188,14 @@ class Part:
             return message
         except (TypeError, ProtocolError) as exc:
             self.log.error("cannot send {!r}: {}", message, exc)
-            return message.reply(error=ErrorRecord.from_exception(exc, with_traceback=False))
-
+            error = ErrorRecord("ProtocolError", f"the result could not be sent: {exc}")
+            reply = Message(error=error, id=message.id)
+            try:  # keep what can be kept of the original, so the reply finds its client
+                reply.client, reply.pipeline = message.client, message.pipeline
+                encode([reply])
+            except (TypeError, ProtocolError):
+                reply.client = reply.pipeline = ""
+            return reply
 
 class Inbound(Part):
     """A part whose first message comes from outside, towards the router.
@@ -211,16 +229,6 @@ class Inbound(Part):
                 failed = message.reply(error=ErrorRecord.from_exception(exc))
                 feedback.append(self.handle_feedback(route(name, failed)))
         return feedback
-
-    def hook_failed(self, exc: Exception) -> None:
-        """Count a failure of `scatter`; log it once per exception type."""
-        key = f"errors.{self.name}.{type(exc).__name__}"
-        self.server.stats["errors"] += 1
-        self.server.stats[key] += 1
-        if self.server.stats[key] == 1:
-            self.log.opt(exception=exc).error(
-                "{} raised {}; the message goes on as an error, further ones are counted",
-                getattr(self.scatter, "__qualname__", "scatter"), type(exc).__name__)
 
     def run(self) -> None:
         socket = self.socket
@@ -283,8 +291,13 @@ class Outbound(Part):
             while outbox:
                 items = [outbox.popleft() for _ in range(min(self.batch_size, len(outbox)))]
                 self._space.set()
-                for frames in self.batches(items):
-                    send_frames(socket, frames)
+                try:
+                    for frames in self.batches(items):
+                        send_frames(socket, frames)
+                except (zmq.ZMQError, gevent.GreenletExit):
+                    raise
+                except Exception as exc:  # a bug must not stop the part: count, log once
+                    self.hook_failed(exc, "sending")
                 stats["out"] += len(items)
             self._idle.set()
 

@@ -28,6 +28,9 @@ class PushPart(Outbound):
     socket_type = zmq.PUSH
 
 
+PUB_HWM = 10_000  # batches queued per subscriber before the publisher waits
+
+
 class PubPart(Outbound):
     """Publishes messages under the topic `handle_stream` gives them.
 
@@ -42,6 +45,10 @@ class PubPart(Outbound):
     def configure(self, socket: Any) -> None:
         super().configure(socket)
         socket.setsockopt(zmq.XPUB_VERBOSE, 1)
+        # a subscriber that falls behind slows the publisher down instead of
+        # losing messages (pylm's PUB dropped them past its high-water mark)
+        socket.setsockopt(zmq.XPUB_NODROP, 1)
+        socket.setsockopt(zmq.SNDHWM, PUB_HWM)
 
     def handle_stream(self, message: Message) -> tuple[str, Message]:
         """The topic `message` is published under (the client's id by default)."""
@@ -59,7 +66,7 @@ class PubPart(Outbound):
             frames = recv_frames(socket)
             event = frames[0]
             if len(frames) == 1 and event[:1] == b"\x01":
-                self.post((event[1:].decode("utf-8", "replace"), None))
+                self.post((event[1:], None))
             elif not (len(frames) == 1 and event[:1] == b"\x00"):
                 self.bad_input(ProtocolError("bad-subscription", "not a subscription message"))
 
@@ -69,7 +76,9 @@ class PubPart(Outbound):
         for i in range(1, len(items) + 1):
             if i == len(items) or items[i][0] != items[start][0] or items[i][1] is None \
                     or items[start][1] is None:
-                topic = items[start][0].encode()
+                topic = items[start][0]
+                if isinstance(topic, str):
+                    topic = topic.encode()
                 if items[start][1] is None:
                     yield [topic, TAG_WELCOME]
                 else:

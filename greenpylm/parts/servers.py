@@ -111,6 +111,10 @@ class ServerTemplate:
             for part in opened:
                 part.close()
             raise
+        for part in opened:  # wildcard ports ('tcp://host:*') are known only now
+            for key, value in self.cache.items():
+                if value == part.requested_address.encode() != part.listen_address.encode():
+                    self.cache[key] = part.listen_address.encode()
         self._stopped.clear()
         self.started_at = time.time()
         for part in self.parts:

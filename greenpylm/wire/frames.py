@@ -28,7 +28,8 @@ TAG_SIZE = len(TAG_BATCH)
 FLAG_ERROR = 0x01    # an error frame follows the payload frame
 FLAG_CODE = 0x02     # a code frame follows (after the error frame, if any)
 FLAG_DROPPED = 0x04  # a step returned None: the message ends here
-KNOWN_FLAGS = FLAG_ERROR | FLAG_CODE | FLAG_DROPPED
+FLAG_PICKLED = 0x08  # the payload is a pickled Python object (signed)
+KNOWN_FLAGS = FLAG_ERROR | FLAG_CODE | FLAG_DROPPED | FLAG_PICKLED
 
 # flags u8, stage u32, id 16 bytes, then the lengths of the six variable fields
 HEADER = struct.Struct(">BI16s6H")
@@ -39,10 +40,15 @@ DEFAULT_MAX_FRAME = 64 * 1024 * 1024
 
 def encode_header(m: Message) -> bytes:
     """The header frame of one message."""
-    pipeline = m.pipeline.encode()
-    client = m.client.encode()
-    function = m.function.encode()
-    cache = m.cache.encode()
+    try:
+        pipeline = m.pipeline.encode()
+        client = m.client.encode()
+        function = m.function.encode()
+        cache = m.cache.encode()
+    except UnicodeEncodeError as exc:
+        raise ProtocolError("bad-field", f"text field cannot be UTF-8: {exc}") from None
+    if len(m.id) != ID_SIZE:
+        raise ProtocolError("bad-field", f"message id of {len(m.id)} bytes, not {ID_SIZE}")
     flags = 0
     if m.error is not None:
         flags |= FLAG_ERROR
@@ -50,6 +56,8 @@ def encode_header(m: Message) -> bytes:
         flags |= FLAG_CODE
     if m.dropped:
         flags |= FLAG_DROPPED
+    if m.pickled:
+        flags |= FLAG_PICKLED
     try:
         fixed = HEADER.pack(flags, m.stage, m.id, len(pipeline), len(client), len(function),
                             len(cache), len(m.digest), len(m.signature))
@@ -158,5 +166,6 @@ def decode(frames: Sequence[bytes], max_frame: int = DEFAULT_MAX_FRAME) -> list[
             code=code,
             error=error,
             dropped=bool(flags & FLAG_DROPPED),
+            pickled=bool(flags & FLAG_PICKLED),
         ))
     return out

@@ -34,7 +34,7 @@ class ErrorRecord:
     @classmethod
     def from_bytes(cls, data: bytes) -> "ErrorRecord":
         try:
-            fields = json.loads(data)
+            fields = json.loads(bytes(data).decode("utf-8"))
             record = cls(fields["type"], fields["message"], fields.get("traceback", ""))
         except (ValueError, TypeError, KeyError, RecursionError) as exc:
             raise ProtocolError("bad-error-frame", type(exc).__name__) from None
@@ -74,14 +74,16 @@ class Message:
     - ``cache``: key for the cache service, or free for internal use;
     - ``payload``: the data (``bytes``);
     - ``id``: 16 unique bytes, kept by every step so results match inputs;
-    - ``digest``/``signature``/``code``: a shipped callable's reference;
+    - ``code``: a bundle of shipped callables' code, named by ``digest``;
+    - ``signature``: HMAC of what would be unpickled (code, pickled payload);
+    - ``pickled``: the payload is a pickled Python object, not raw bytes;
     - ``error``: an `ErrorRecord` when a step failed;
     - ``dropped``: a step returned ``None``; the message ends here.
     """
 
     __slots__ = (
         "id", "pipeline", "client", "stage", "function", "cache", "payload",
-        "digest", "signature", "code", "error", "dropped",
+        "digest", "signature", "code", "error", "dropped", "pickled",
     )
 
     def __init__(
@@ -99,6 +101,7 @@ class Message:
         code: bytes | None = None,
         error: ErrorRecord | None = None,
         dropped: bool = False,
+        pickled: bool = False,
     ) -> None:
         self.id = new_id() if id is None else id
         self.pipeline = pipeline
@@ -112,6 +115,7 @@ class Message:
         self.code = code
         self.error = error
         self.dropped = dropped
+        self.pickled = pickled
 
     def steps(self) -> list[str]:
         """The ``server.method`` steps of `function`, in order."""

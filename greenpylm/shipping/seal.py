@@ -1,0 +1,96 @@
+"""Signing and opening what a message carries that would be unpickled.
+
+A message may carry a bundle of shipped code (`code`, named by `digest`)
+and a pickled payload (`pickled`). Both are covered by one HMAC-SHA256
+`signature` over ``kind + digest + payload`` (kind says whether the payload
+is pickled, so a signed raw payload can never be passed off as a pickle).
+`open` checks that signature before anything is unpickled.
+"""
+from __future__ import annotations
+
+import pickle
+from typing import Any
+
+import dill
+
+from ..wire import Message, ProtocolError
+from .bundle import Bundle, Shipped
+from .cache import DEFAULT_SIZE, CallableCache, CodeRefused
+from .signing import Signer, digest_of
+
+BYTES = (bytes, bytearray, memoryview)
+
+
+def dumps(value: Any) -> bytes:
+    """Pickle a payload object (dill for what pickle cannot do, lambdas say)."""
+    try:
+        return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:
+        return dill.dumps(value, recurse=True)
+
+
+class Seal:
+    """One process's key and callable cache: signs outgoing messages, opens incoming ones."""
+
+    def __init__(self, key: bytes | str | None = None, cache_size: int = DEFAULT_SIZE) -> None:
+        self.signer = Signer(key)
+        self.callables = CallableCache(cache_size)
+
+    # -- outgoing ---------------------------------------------------------
+    @staticmethod
+    def attach(message: Message, shipped: list[Shipped]) -> None:
+        """Make `message` carry the code of `shipped`."""
+        message.code = Bundle.encode(shipped)
+        message.digest = digest_of(message.code)
+
+    @staticmethod
+    def strip(message: Message) -> None:
+        """Drop the code a message carries (nobody downstream needs it)."""
+        message.code = None
+        message.digest = b""
+
+    def close(self, message: Message) -> None:
+        """Pickle a payload that is not bytes, and sign what would be unpickled."""
+        if not isinstance(message.payload, BYTES):
+            message.payload = dumps(message.payload)
+            message.pickled = True
+        if message.code is not None or message.pickled:
+            message.signature = self.signer.sign(self._signed(message))
+        else:
+            message.signature = b""
+
+    # -- incoming ---------------------------------------------------------
+    def open(self, message: Message) -> None:
+        """Check the signature, load shipped code, unpickle the payload.
+
+        Raises `CodeRefused` (nothing unpickled) if the message is unsigned,
+        signed with another key, or its code is malformed.
+        """
+        if message.code is None and not message.pickled:
+            return
+        if not message.signature:
+            raise CodeRefused("the message carries code or a pickle but is not signed; every "
+                              "process needs the same key (`key=` or $GREENPYLM_KEY)")
+        if message.code is not None and digest_of(message.code) != message.digest:
+            raise CodeRefused("the code does not match its digest")
+        if not self.signer.verify(self._signed(message), message.signature):
+            raise CodeRefused("the message is signed with another key; every process needs "
+                              "the same key (`key=` or $GREENPYLM_KEY)")
+        if message.code is not None:
+            try:
+                entries = Bundle.decode(message.code)
+            except ProtocolError as exc:
+                raise CodeRefused(f"malformed code frame: {exc.detail}") from None
+            self.callables.add(entries)
+        if message.pickled:
+            try:
+                message.payload = pickle.loads(message.payload)
+            except Exception as exc:
+                raise CodeRefused(f"cannot unpickle the payload: {type(exc).__name__}: {exc}") \
+                    from None
+            message.pickled = False
+        message.signature = b""
+
+    @staticmethod
+    def _signed(message: Message) -> bytes:
+        return (b"P" if message.pickled else b"B") + message.digest + bytes(message.payload)

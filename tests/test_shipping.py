@@ -1,0 +1,133 @@
+"""The shipping layer: callables by value, bundles, signatures, the bounded cache."""
+from __future__ import annotations
+
+import functools
+import os
+
+import pytest
+
+from greenpylm.shipping import Bundle, CallableCache, CodeRefused, Seal, Shipped
+from greenpylm.wire import Message, ProtocolError, decode, encode
+
+pytestmark = pytest.mark.timeout(30)
+
+
+def through_the_wire(message: Message) -> Message:
+    [copy] = decode(encode([message]))
+    return copy
+
+
+class Adder:
+    def __init__(self, n):
+        self.n = n
+
+    def __call__(self, x):
+        return x + self.n
+
+
+def defined_here(x):
+    return x * 10
+
+
+def kinds_of_callables():
+    k = 5
+    return {
+        "lambda": (lambda x: x + 1, 2, 3),
+        "closure": (lambda x: x * k, 2, 10),
+        "module function": (defined_here, 2, 20),
+        "partial": (functools.partial(pow, 2), 5, 32),
+        "callable instance": (Adder(7), 1, 8),
+    }
+
+
+@pytest.mark.parametrize("kind", list(kinds_of_callables()))
+def test_every_kind_of_callable_ships_and_runs(kind):
+    function, argument, expected = kinds_of_callables()[kind]
+    shipped = Shipped.of(function)
+    sender, receiver = Seal("key"), Seal("key")
+    message = Message("s." + shipped.reference, argument)
+    sender.attach(message, [shipped])
+    sender.close(message)
+    arrived = through_the_wire(message)
+    receiver.open(arrived)
+    assert receiver.callables.get(shipped.digest)(arrived.payload) == expected
+
+
+def test_payload_objects_arrive_as_the_same_object_and_bytes_untouched():
+    seal = Seal("key")
+    value = {"a": [1, 2.5, None], "b": (b"x", "y")}
+    message = Message("s.f", value)
+    seal.close(message)
+    assert message.pickled and message.signature
+    arrived = through_the_wire(message)
+    seal.open(arrived)
+    assert arrived.payload == value and not arrived.pickled
+    raw = Message("s.f", b"\x80\x05raw bytes that look like a pickle")
+    seal.close(raw)
+    assert not raw.pickled and raw.signature == b""
+    assert through_the_wire(raw).payload == raw.payload
+
+
+def test_code_signed_with_another_key_or_unsigned_is_never_unpickled(tmp_path):
+    marker = tmp_path / "ran"
+    evil = Shipped.of(lambda x: x)
+
+    class Boom:  # unpickling this would create the marker file
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    for opener, tamper in ((Seal("other key"), None), (Seal("key"), "unsign"),
+                           (Seal("key"), "flip")):
+        message = Message("s." + evil.reference, Boom())
+        sender = Seal("key")
+        sender.attach(message, [evil])
+        sender.close(message)
+        arrived = through_the_wire(message)
+        if tamper == "unsign":
+            arrived.signature = b""
+        elif tamper == "flip":  # a signed raw payload passed off as a pickle
+            raw = Message("s.f", bytes(arrived.payload))
+            sender.close(raw)
+            raw.pickled = True
+            arrived = raw
+        with pytest.raises(CodeRefused):
+            opener.open(arrived)
+        assert not marker.exists()
+        assert evil.digest not in opener.callables
+
+
+def test_the_cache_is_bounded_and_forgets_the_least_recently_used():
+    cache = CallableCache(size=2)
+    a, b, c = (Shipped.of(lambda x, i=i: x + i) for i in range(3))
+    cache.add([a, b])
+    assert cache.get(a.digest)(0) == 0  # a is now the most recently used
+    cache.add([c])
+    assert b.digest not in cache and a.digest in cache and c.digest in cache
+    assert cache.evict(a.digest) and cache.get(a.digest) is None
+
+
+def test_bundles_check_every_digest():
+    a, b = Shipped.of(lambda x: 1), Shipped.of(lambda x: 2)
+    frame = Bundle.encode([a, b])
+    assert Bundle.decode(frame) == [a, b]
+    broken = bytearray(frame)
+    broken[-1] ^= 0xFF
+    with pytest.raises(ProtocolError):
+        Bundle.decode(bytes(broken))
+    with pytest.raises(ProtocolError):
+        Bundle.decode(frame[:-1])
+
+
+def test_the_key_comes_from_the_environment(monkeypatch):
+    monkeypatch.setenv("GREENPYLM_KEY", "from the environment")
+    message = Message("s.f", [1])
+    Seal().close(message)
+    Seal("from the environment").open(through_the_wire(message))
+    with pytest.raises(CodeRefused):
+        Seal("something else").open(through_the_wire(message))
+    assert os.environ["GREENPYLM_KEY"] == "from the environment"
+
+
+def test_what_cannot_be_shipped_says_so():
+    with pytest.raises(TypeError, match="only callables"):
+        Shipped.of(42)
