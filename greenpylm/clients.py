@@ -13,15 +13,22 @@ from __future__ import annotations
 import sys
 import time
 import uuid
+from functools import partial
 from typing import Any, Iterable, Iterator
 
 import zmq.green as zmq
 
 from .log import DEFAULT_LEVEL, get_logger, setup
 from .cache_client import CacheClient
-from .wire import CallTimeout, Message, ProtocolError, decode, encode
+from .calls import Call, Step
+from .shipping import Seal
+from .wire import CallTimeout, Message, ProtocolError, decode
 from .wire.frames import TAG_WELCOME
 from .wire.transport import deadline_after, recv_frames, send_frames, wait_readable
+
+#: what `eval` and `job` call: ``'server.method'`` or a list of ``'server.method'``
+#: and ``('server', callable)`` entries, one per step of a pipeline
+Function = str | tuple | list
 
 DEFAULT_WINDOW = 2000
 DEFAULT_BATCH = 128
@@ -41,7 +48,7 @@ class Client:
                  sub_address: str | None = None, session: str | None = None,
                  logging_level: int | str = DEFAULT_LEVEL, this_config: bool = False, *,
                  context: Any = None, window: int = DEFAULT_WINDOW,
-                 batch_size: int = DEFAULT_BATCH) -> None:
+                 batch_size: int = DEFAULT_BATCH, key: bytes | str | None = None) -> None:
         self.server_name = server_name
         self.db_address = db_address
         self.push_address = push_address
@@ -53,6 +60,7 @@ class Client:
         self.window = max(1, window)
         self.batch_size = max(1, batch_size)
         self.context = context or zmq.Context.instance()
+        self.seal = Seal(key)
         setup(f"client:{server_name}", logging_level)
         self.log = get_logger(server_name, "client")
         self.cache_client = CacheClient(server_name, db_address, self.context, self.uuid,
@@ -116,72 +124,56 @@ class Client:
         return self.cache_client.delete(key, timeout=timeout)
 
     # -- calls ------------------------------------------------------------
-    def eval(self, function: str | list[str], payload: bytes, messages: int = 1,
-             cache: str = "", *, timeout: float | None = None) -> Any:
+    def eval(self, function: Function, payload: Any, messages: int = 1, cache: str = "", *,
+             timeout: float | None = None) -> Any:
         """Call `function` with `payload`: the result, or a list of `messages` results.
 
         A step that drops the message (returns None) makes the result None.
         Raises `RemoteError` for an error on the server, `CallTimeout` if no
         result arrived within `timeout` seconds.
         """
-        results = list(self._call(function, [payload], messages, cache, timeout, keep_drops=True))
+        results = list(self._call(function, cache, timeout).run(
+            [payload], messages, timeout, keep_drops=True))
         return results[0] if messages == 1 else results
 
-    def job(self, function: str | list[str], generator: Iterable[bytes],
-            messages: int = sys.maxsize, cache: str = "", *,
-            timeout: float | None = None) -> Iterator[bytes]:
+    def job(self, function: Function, generator: Iterable[Any], messages: int = sys.maxsize,
+            cache: str = "", *, timeout: float | None = None, ordered: bool = False,
+            with_input: bool = False) -> Iterator[Any]:
         """Send every payload of `generator` to `function`; yield results as they come.
 
         The job ends after `messages` results (pylm's way; give it when a step
         fans out, as scatter and MuxWorker do) or, when `messages` is not
         given, once every message sent has been answered or dropped.
-        `timeout` bounds the wait for each next result.
+        `timeout` bounds the wait for each next result; `ordered` yields
+        results in input order; `with_input` yields ``(input, result)`` pairs.
         """
-        return self._call(function, generator, messages, cache, timeout, keep_drops=False)
+        return self._call(function, cache, timeout).run(generator, messages, timeout, keep_drops=False,
+                                               ordered=ordered, with_input=with_input)
 
-    def _call(self, function: str | list[str], payloads: Iterable[bytes], messages: int,
-              cache: str, timeout: float | None, keep_drops: bool) -> Iterator[Any]:
-        steps = function if isinstance(function, str) else " ".join(function)
+    def _call(self, function: Function, cache: str, timeout: float | None) -> Call:
         self._connect(deadline_after(timeout))
-        source = iter(payloads)
-        sent = 0
-        outstanding: set[bytes] = set()  # ids sent and not answered yet
-        known: set[bytes] = set()        # every id of this call (fan-out answers more than once)
-        produced = 0
-        exhausted = False
-        while produced < messages:
-            room = self.window - len(outstanding)
-            while not exhausted and room > 0:
-                batch = []
-                for payload in source:
-                    batch.append(Message(steps, payload, client=self.uuid,
-                                         pipeline=self.pipeline, cache=cache))
-                    if len(batch) >= min(room, self.batch_size):
-                        break
-                else:
-                    exhausted = True
-                if batch:
-                    send_frames(self._push, encode(batch))
-                    ids = [m.id for m in batch]
-                    outstanding.update(ids)
-                    known.update(ids)
-                    sent += len(batch)
-                    room -= len(batch)
-            if exhausted and not outstanding and messages == sys.maxsize:
-                return
-            what = f"{len(outstanding)} of {sent} messages to {steps!r}"
-            for reply in self._receive(deadline_after(timeout), what):
-                if reply.id not in known:
-                    continue  # a late answer to an earlier, timed-out call
-                outstanding.discard(reply.id)
-                if reply.error is not None:
-                    raise reply.error.to_exception()
-                if reply.dropped and not keep_drops:
-                    continue
-                produced += 1
-                yield None if reply.dropped else reply.payload
-                if produced >= messages:
-                    return
+        return Call(self._steps(function), seal=self.seal, client=self.uuid,
+                    pipeline=self.pipeline, cache=cache, window=self.window,
+                    batch_size=self.batch_size, send=partial(send_frames, self._push),
+                    receive=self._receive)
+
+    @staticmethod
+    def _steps(function: Function) -> list[Step]:
+        """``'server.method'``, or a list of those and ``('server', callable)`` entries."""
+        entries = [function] if isinstance(function, (str, tuple)) else list(function)
+        steps = []
+        for entry in entries:
+            if isinstance(entry, str):
+                server, dot, method = entry.partition(".")
+                if not dot:
+                    raise ValueError(f"a step is 'server.method', not {entry!r}")
+                steps.append((server, method))
+            elif isinstance(entry, tuple) and len(entry) == 2 and isinstance(entry[0], str):
+                steps.append(entry)
+            else:
+                raise TypeError(f"a step is 'server.method' or ('server', callable), "
+                                f"not {entry!r}")
+        return steps
 
     def _receive(self, deadline: float | None, what: str) -> list[Message]:
         """The messages of the next batch published to this client."""

@@ -2,25 +2,30 @@
 from __future__ import annotations
 
 import sys
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 import gevent
 
 from .parts.servers import ServerTemplate
+from .shipping import CodeRefused, Seal
+from .shipping.cache import DEFAULT_SIZE
 from .wire import ErrorRecord, Message
 
 BYTES = (bytes, bytearray, memoryview)
 
 
 class MethodRunner(ServerTemplate):
-    """A server whose messages run its own methods: ``'<serves>.<method>'``.
+    """A server whose messages run its own methods: ``'<serves>.<method>'``,
+    or callables shipped by the client: ``'<serves>.@<digest>'``.
 
     A user method takes the payload (``bytes``) and returns the new payload;
     returning ``None`` drops the message (the client is told, so that its
     job can end). An exception becomes an error record that the client
     raises as `greenpylm.RemoteError`; it is logged once per method and
     exception type, then counted. Messages that already carry an error or
-    were dropped pass through untouched.
+    were dropped pass through untouched. Shipped code runs only if signed
+    with this server's `key` (see `greenpylm.shipping`); the server keeps the
+    last `callable_cache_size` callables it was shipped.
     """
 
     #: methods of greenpylm's own classes that clients may call (user subclasses' all are)
@@ -29,10 +34,14 @@ class MethodRunner(ServerTemplate):
     #: not check: a subscription decides what reaches them, so that in a tee
     #: every branch runs the step's method
     checks_server_name = True
+    #: a method may return an iterable of payloads, each a result of its own
+    fans_out = False
 
     def __init__(self, name: str, log_level: int | str, messages: int = sys.maxsize,
-                 pipelined: bool = False, **options: Any) -> None:
+                 pipelined: bool = False, key: bytes | str | None = None,
+                 callable_cache_size: int = DEFAULT_SIZE, **options: Any) -> None:
         super().__init__(name, log_level, **options)
+        self.seal = Seal(key, callable_cache_size)
         self.serves = name  # the server name steps must carry to run here
         self.pipelined = pipelined
         self.messages = messages
@@ -85,6 +94,10 @@ class MethodRunner(ServerTemplate):
             out = self.apply(message)
         else:
             out = [message]
+        for m in out:
+            if message.stage >= len(m.steps()) - 1:
+                self.seal.strip(m)  # no later step needs the code
+            self.seal.close(m)
         self._handled += 1
         if self._handled == self.messages:
             self.log.info("handled {} messages, stopping", self._handled)
@@ -97,41 +110,89 @@ class MethodRunner(ServerTemplate):
         if server != self.serves and self.checks_server_name:
             return [self._fail(message, "WrongServer",
                                f"this is {self.serves!r}; it cannot run {step!r}")]
-        function = self.user_method(method)
-        if function is None:
-            return [self._fail(message, "UnknownMethod",
-                               f"{self.serves!r} has no method {method!r} "
-                               f"(it has: {', '.join(self.methods())})")]
+        shipped = method.startswith("@")
+        try:
+            digest = bytes.fromhex(method[1:]) if shipped else b""
+            self.seal.open(message, wanted=digest)
+        except ValueError:
+            return [self._fail(message, "UnknownMethod", f"{method!r} is not a digest")]
+        except CodeRefused as exc:
+            self.stats["refused"] += 1
+            if self.stats["refused"] == 1:
+                self.log.warning("refused shipped code or pickle: {} (further ones are counted)",
+                                 exc)
+            return [self._fail(message, "CodeRefused", str(exc))]
+        if shipped:
+            function = self.seal.callables.get(digest)
+            if function is None:
+                return [self._fail(message, "MissingCode",
+                                   f"{self.name!r} does not hold {method[:13]}...; "
+                                   "the client sends the code again")]
+        else:
+            function = self.user_method(method)
+            if function is None:
+                return [self._fail(message, "UnknownMethod",
+                                   f"{self.serves!r} has no method {method!r} "
+                                   f"(it has: {', '.join(self.methods())})")]
+        label = getattr(function, "__qualname__", method) if shipped else method
         self.message = message
         try:
-            result = function(message.payload)
-            return self.outcome(message, method, result)
+            return self.outcome(message, label, function(message.payload), shipped)
         except Exception as exc:
-            return [self.failed(message, method, exc)]
+            return [self.failed(message, label, exc)]
 
-    def outcome(self, message: Message, method: str, result: Any) -> list[Message]:
-        """The messages for what `method` returned: a payload, or None (dropped)."""
+    def outcome(self, message: Message, label: str, result: Any, shipped: bool) -> list[Message]:
+        """The messages for what a step returned.
+
+        None drops the message; bytes are the new payload; a shipped callable
+        may return any picklable object, or a generator that fans out (so may
+        the methods of a runner with `fans_out`, pylm's MuxWorker).
+        """
         if result is None:
             message.dropped = True
             message.payload = b""
-        elif isinstance(result, BYTES):
+            return [message]
+        if isinstance(result, BYTES):
             message.payload = result
-        else:
-            return [self._fail(message, "TypeError",
-                               f"{self.serves}.{method} returned {type(result).__name__}, "
-                               "not bytes")]
-        return [message]
+            return [message]
+        if (shipped and isinstance(result, Iterator)) or (
+                self.fans_out and isinstance(result, Iterable) and not isinstance(result, str)):
+            return self.fan_out(message, label, result, shipped)
+        if shipped:
+            message.payload = result
+            return [message]
+        return [self._fail(message, "TypeError",
+                           f"{label} returned {type(result).__name__}, not bytes")]
 
-    def failed(self, message: Message, method: str, exc: Exception) -> Message:
+    def fan_out(self, message: Message, label: str, results: Iterable, shipped: bool
+                ) -> list[Message]:
+        """One message per item of `results` (same id: they answer the same call)."""
+        out = []
+        try:
+            for item in results:
+                if not shipped and not isinstance(item, BYTES):
+                    out.append(self._fail(message.reply(), "TypeError",
+                                          f"{label} yielded {type(item).__name__}, not bytes"))
+                    break
+                out.append(message.reply(item))
+        except Exception as exc:
+            out.append(self.failed(message.reply(), label, exc))
+        if not out:  # nothing came out: the message ends here
+            message.dropped = True
+            message.payload = b""
+            out.append(message)
+        return out
+
+    def failed(self, message: Message, label: str, exc: Exception) -> Message:
         """`message` carrying the error `exc` raised by user code."""
         exc.with_traceback(exc.__traceback__.tb_next)  # start the traceback in user code
         self.stats["errors"] += 1
-        key = (method, type(exc).__name__)
+        key = (label, type(exc).__name__)
         if key not in self._reported:
             self._reported.add(key)
             self.log.opt(exception=exc).error(
-                "{}.{} raised {}; the client gets it as RemoteError, further ones are counted",
-                self.serves, method, type(exc).__name__)
+                "{} raised {}; the client gets it as RemoteError, further ones are counted",
+                label, type(exc).__name__)
         message.error = ErrorRecord.from_exception(exc)
         message.payload = b""
         return message
@@ -141,32 +202,3 @@ class MethodRunner(ServerTemplate):
         message.error = ErrorRecord(kind, text)
         message.payload = b""
         return message
-
-
-class FanOutRunner(MethodRunner):
-    """A `MethodRunner` whose methods may return an iterable of payloads:
-    each one goes on as a message of its own (same id, so it answers the
-    same call). An empty iterable drops the message."""
-
-    def outcome(self, message: Message, method: str, result: Any) -> list[Message]:
-        if result is None or isinstance(result, BYTES):
-            return super().outcome(message, method, result)
-        if not isinstance(result, Iterable):
-            return super().outcome(message, method, result)
-        out = []
-        try:
-            for item in result:
-                if not isinstance(item, BYTES):
-                    out.append(self._fail(message.reply(), "TypeError",
-                                          f"{self.serves}.{method} yielded "
-                                          f"{type(item).__name__}, not bytes"))
-                    break
-                out.append(message.reply(item))
-        except Exception as exc:
-            out.append(self.failed(message.reply(), method, exc))
-        if not out:
-            message.dropped = True
-            message.payload = b""
-            out.append(message)
-        return out
-

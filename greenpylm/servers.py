@@ -19,7 +19,7 @@ import gevent
 
 from .cache_client import CacheClient
 from .log import DEFAULT_LEVEL
-from .methods import FanOutRunner, MethodRunner
+from .methods import MethodRunner
 from .parts.connections import PullConnection, PushConnection, SubConnection
 from .parts.servers import ServerTemplate
 from .parts.services import (CacheService, PubService, PullService, WorkerPullService,
@@ -229,6 +229,8 @@ class Worker(MethodRunner):
         return self.cache_client.delete(key)
 
 
-class MuxWorker(FanOutRunner, Worker):
+class MuxWorker(Worker):
     """A `Worker` whose methods may return (or be generators of) several
     payloads: each goes back to the master as a result of its own."""
+
+    fans_out = True

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 BATCH_SIZE = 256      # messages at most in one multipart send
 OUTBOX_LIMIT = 20000  # messages queued in an outbound part before producers wait
 LINGER_MS = 500       # how long a closing outbound socket may flush
+CLOSE_WAIT_MS = 1000  # how long closing waits for zmq to release a bound address
 
 
 @dataclass
@@ -137,9 +138,21 @@ class Part:
         """Give queued output up to `timeout` seconds to leave (outbound parts)."""
 
     def close(self) -> None:
-        if self.socket is not None:
-            self.socket.close()
-            self.socket = None
+        """Close the socket; a bound tcp/ipc address is free again when this returns."""
+        if self.socket is None:
+            return
+        socket, self.socket = self.socket, None
+        if not (self.bind and self.listen_address.startswith(("tcp://", "ipc://"))):
+            socket.close()
+            return
+        # zmq closes listeners in its I/O thread: wait for its word that it did
+        monitor = socket.get_monitor_socket(zmq.EVENT_CLOSED)
+        socket.close()
+        try:
+            if monitor.poll(CLOSE_WAIT_MS):
+                monitor.recv_multipart()
+        finally:
+            monitor.close(0)
 
     # -- bad input --------------------------------------------------------
     def bad_input(self, error: ProtocolError) -> None:

@@ -6,12 +6,13 @@ from typing import Any, Callable, Iterable
 
 import dill
 
+from ..wire import GreenpylmError
 from .bundle import Shipped
 
 DEFAULT_SIZE = 256
 
 
-class CodeRefused(Exception):
+class CodeRefused(GreenpylmError):
     """Code (or a pickle) that may not run: unsigned, signed with another key, malformed."""
 
 

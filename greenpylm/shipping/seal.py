@@ -60,8 +60,9 @@ class Seal:
             message.signature = b""
 
     # -- incoming ---------------------------------------------------------
-    def open(self, message: Message) -> None:
-        """Check the signature, load shipped code, unpickle the payload.
+    def open(self, message: Message, wanted: bytes = b"") -> None:
+        """Check the signature, load the shipped callable `wanted` (a digest;
+        the others in the bundle are for other steps), unpickle the payload.
 
         Raises `CodeRefused` (nothing unpickled) if the message is unsigned,
         signed with another key, or its code is malformed.
@@ -81,7 +82,7 @@ class Seal:
                 entries = Bundle.decode(message.code)
             except ProtocolError as exc:
                 raise CodeRefused(f"malformed code frame: {exc.detail}") from None
-            self.callables.add(entries)
+            self.callables.add(e for e in entries if e.digest == wanted)
         if message.pickled:
             try:
                 message.payload = pickle.loads(message.payload)

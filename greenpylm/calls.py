@@ -1,0 +1,148 @@
+"""One call (an `eval` or a `job`), whatever the transport: shared by the clients.
+
+A call turns payloads into messages, keeps at most `window` of them in
+flight, matches replies to inputs by message id, and ships the code of
+callable steps with its first message; a server that lacks that code
+(restarted, or evicted it) answers ``MissingCode`` and the message is sent
+again with the code, up to `MAX_RESENDS` times.
+"""
+from __future__ import annotations
+
+import sys
+from typing import Any, Callable, Iterable, Iterator
+
+from .shipping import Seal, Shipped
+from .wire import Message, encode
+from .wire.transport import deadline_after
+
+MAX_RESENDS = 3
+
+#: one step: (server name, method name or callable)
+Step = tuple[str, Any]
+
+
+def plan(steps: list[Step]) -> tuple[str, list[Shipped]]:
+    """The `function` string of a call and the callables it ships."""
+    names, shipped = [], {}
+    for server, target in steps:
+        if isinstance(target, str):
+            names.append(f"{server}.{target}")
+        elif callable(target):
+            code = Shipped.of(target)
+            shipped[code.digest] = code
+            names.append(f"{server}.{code.reference}")
+        else:
+            raise TypeError(f"a step is a method name or a callable, not {target!r}")
+    return " ".join(names), list(shipped.values())
+
+
+class Call:
+    """Runs one eval or job over `send(frames)` and `receive(deadline, what)`."""
+
+    def __init__(self, steps: list[Step], *, seal: Seal, client: str, pipeline: str, cache: str,
+                 window: int, batch_size: int, send: Callable[[list], None],
+                 receive: Callable[[float | None, str], list[Message]]) -> None:
+        self.function, self.shipped = plan(steps)
+        self.seal = seal
+        self.client = client
+        self.pipeline = pipeline
+        self.cache = cache
+        self.window = window
+        self.batch_size = batch_size
+        self.send = send
+        self.receive = receive
+        self.code_frames_sent = 0
+
+    def _message(self, payload: Any, id: bytes | None = None, with_code: bool = False) -> Message:
+        message = Message(self.function, payload, client=self.client, pipeline=self.pipeline,
+                          cache=self.cache, id=id)
+        if with_code:
+            self.seal.attach(message, self.shipped)
+            self.code_frames_sent += 1
+        self.seal.close(message)
+        return message
+
+    def run(self, payloads: Iterable[Any], messages: int = sys.maxsize,
+            timeout: float | None = None, keep_drops: bool = False, ordered: bool = False,
+            with_input: bool = False) -> Iterator[Any]:
+        """Yield results as they come (or in input order), `messages` at most.
+
+        Without `messages`, the call ends once every message sent has been
+        answered or dropped. `timeout` bounds each wait for the next reply.
+        """
+        source = iter(payloads)
+        remember = bool(self.shipped) or ordered or with_input
+        fan_out = messages != sys.maxsize  # pylm's way of saying: more replies than inputs
+        inputs: dict[bytes, tuple[int, Any]] = {}  # id -> (position, payload), when needed
+        resends: dict[bytes, int] = {}
+        outstanding: set[bytes] = set()  # sent, not answered yet
+        answered_ids: set[bytes] = set()  # answered, may answer again (fan-out only)
+        held: dict[int, list] = {}  # ordered: results waiting for earlier positions
+        answered: set[int] = set()
+        next_out = 0
+        sent = produced = 0
+        exhausted = False
+        first = True
+        while produced < messages:
+            room = self.window - len(outstanding)
+            while not exhausted and room > 0:
+                batch = []
+                for payload in source:
+                    message = self._message(payload, with_code=first and bool(self.shipped))
+                    first = False
+                    if remember:
+                        inputs[message.id] = (sent + len(batch), payload)
+                    batch.append(message)
+                    if len(batch) >= min(room, self.batch_size):
+                        break
+                else:
+                    exhausted = True
+                if batch:
+                    self.send(encode(batch))
+                    outstanding.update(m.id for m in batch)
+                    sent += len(batch)
+                    room -= len(batch)
+            if exhausted and not outstanding and not fan_out:
+                return
+            what = f"{len(outstanding)} of {sent} messages to {self.function!r}"
+            for reply in self.receive(deadline_after(timeout), what):
+                if reply.id in outstanding:
+                    if reply.error is not None and reply.error.type == "MissingCode" \
+                            and self.shipped and resends.get(reply.id, 0) < MAX_RESENDS:
+                        resends[reply.id] = resends.get(reply.id, 0) + 1
+                        resent = self._message(inputs[reply.id][1], reply.id, with_code=True)
+                        self.send(encode([resent]))
+                        continue
+                    outstanding.discard(reply.id)
+                    resends.pop(reply.id, None)
+                    if fan_out:
+                        answered_ids.add(reply.id)
+                    entry = inputs.get(reply.id) if fan_out else inputs.pop(reply.id, None)
+                elif reply.id in answered_ids:
+                    entry = inputs.get(reply.id)
+                else:
+                    continue  # a late answer to an earlier, timed-out call
+                if reply.error is not None:
+                    raise reply.error.to_exception()
+                self.seal.open(reply)
+                wanted = keep_drops or not reply.dropped
+                payload = None if reply.dropped else reply.payload
+                result = (entry[1], payload) if with_input else payload
+                if not ordered or entry[0] < next_out:
+                    if wanted:
+                        produced += 1
+                        yield result
+                        if produced >= messages:
+                            return
+                    continue
+                if wanted:
+                    held.setdefault(entry[0], []).append(result)
+                answered.add(entry[0])
+                while next_out in answered:
+                    answered.discard(next_out)
+                    for result in held.pop(next_out, ()):
+                        produced += 1
+                        yield result
+                        if produced >= messages:
+                            return
+                    next_out += 1
