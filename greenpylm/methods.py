@@ -76,13 +76,21 @@ class MethodRunner(ServerTemplate):
     # -- running user code -----------------------------------------------
     def user_method(self, method: str) -> Callable[[bytes], Any] | None:
         """The user method called `method`, or None if clients may not call it."""
-        if not method or method.startswith("_"):
+        if not method or method.startswith("_") or method in self._framework_names():
             return None
-        if method not in self.remote_methods and any(
-                method in vars(k) for k in type(self).__mro__ if k.__module__.startswith("greenpylm.")):
-            return None  # the framework's own methods (start, stop, set...) are not for clients
         function = getattr(self, method, None)
         return function if callable(function) else None
+
+    @classmethod
+    def _framework_names(cls) -> frozenset[str]:
+        """Names defined by greenpylm's own classes (start, stop, set...): not for clients."""
+        names = cls.__dict__.get("_framework_cache")
+        if names is None:
+            names = frozenset(
+                name for k in cls.__mro__ if k.__module__.startswith("greenpylm.")
+                for name in vars(k)) - cls.remote_methods
+            cls._framework_cache = names
+        return names
 
     def methods(self) -> list[str]:
         """The names clients may call on this server."""
@@ -111,6 +119,10 @@ class MethodRunner(ServerTemplate):
             return [self._fail(message, "WrongServer",
                                f"this is {self.serves!r}; it cannot run {step!r}")]
         shipped = method.startswith("@")
+        if message.code is not None:
+            self.stats["code_frames"] += 1
+            self.log.debug("received a code frame of {} bytes", len(message.code))
+        loaded = self.seal.callables.loaded
         try:
             digest = bytes.fromhex(method[1:]) if shipped else b""
             self.seal.open(message, wanted=digest)
@@ -125,9 +137,16 @@ class MethodRunner(ServerTemplate):
         if shipped:
             function = self.seal.callables.get(digest)
             if function is None:
+                self.stats["missing_code"] += 1
+                if self.stats["missing_code"] == 1:
+                    self.log.info("asked for the code of {} again (not held: evicted or "
+                                  "restarted); further requests are counted", method[:13])
                 return [self._fail(message, "MissingCode",
                                    f"{self.name!r} does not hold {method[:13]}...; "
                                    "the client sends the code again")]
+            if self.seal.callables.loaded != loaded:
+                self.log.info("loaded shipped callable {} ({})",
+                              getattr(function, "__qualname__", "?"), method[:13])
         else:
             function = self.user_method(method)
             if function is None:

@@ -3,11 +3,13 @@
     python tests/servers_for_tests.py server NAME DB PULL PUB [LEVEL]
     python tests/servers_for_tests.py master NAME DB PULL PUB WORKER_PULL WORKER_PUSH
     python tests/servers_for_tests.py worker NAME MASTER_DB
+    python tests/servers_for_tests.py forgetful NAME PULL NEXT EVERY
 """
 from __future__ import annotations
 
 import sys
 
+from greenpylm.chained import servers as chained
 from greenpylm.servers import Master, Server, Worker
 
 
@@ -37,6 +39,19 @@ class NamedWorker(Worker):
         raise RuntimeError("worker failure")
 
 
+class Forgetful(chained.Server):
+    """A generic chained step that forgets every shipped callable each `every` messages."""
+
+    def __init__(self, *args, every: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.every = every
+
+    def execute(self, message):
+        if self._handled and self._handled % self.every == 0:
+            self.seal.callables.clear()
+        return super().execute(message)
+
+
 def main() -> None:
     role, name, *rest = sys.argv[1:]
     if role == "server":
@@ -47,6 +62,9 @@ def main() -> None:
         Master(name, pull, pub, worker_pull, worker_push, db).start()
     elif role == "worker":
         NamedWorker(name, rest[0]).start()
+    elif role == "forgetful":
+        pull, following, every = rest
+        Forgetful(name, pull, following, every=int(every)).start()
     else:
         raise SystemExit(f"unknown role {role!r}")
 

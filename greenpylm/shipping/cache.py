@@ -58,6 +58,10 @@ class CallableCache:
         """Forget one callable; True if it was there."""
         return self._callables.pop(digest, None) is not None
 
+    def clear(self) -> None:
+        """Forget every callable (a restarted server starts this way)."""
+        self._callables.clear()
+
     def __len__(self) -> int:
         return len(self._callables)
 

@@ -1,0 +1,124 @@
+"""`LoopClient`: streams a job into a chain of servers and its results back out."""
+from __future__ import annotations
+
+import sys
+from functools import partial
+from typing import Any, Callable, Iterable, Iterator
+
+import zmq.green as zmq
+
+from ..cache_client import CacheClient
+from ..calls import Call, Step
+from ..log import DEFAULT_LEVEL, get_logger, setup
+from ..shipping import Seal
+from ..wire import CallTimeout, Message, ProtocolError, decode
+from ..wire.transport import recv_frames, send_frames, wait_readable
+
+#: one entry per step of the chain (first step first): a method name or a callable
+ChainFunction = str | Callable[..., Any] | list
+
+
+class LoopClient:
+    """Pushes jobs to the first server of a chain at `push_address` and
+    receives results on `pull_address`, which it binds (the last server
+    pushes there). Results may come back out of order: `job` can pair them
+    with their inputs or put them back in input order.
+    """
+
+    def __init__(self, push_address: str, pull_address: str, db_address: str = "",
+                 server_name: str = "", logging_level: int | str = DEFAULT_LEVEL, *,
+                 key: bytes | str | None = None, context: Any = None, window: int = 2000,
+                 batch_size: int = 128) -> None:
+        self.push_address = push_address
+        self.pull_address = pull_address
+        self.server_name = server_name
+        self.window = window
+        self.batch_size = batch_size
+        self.context = context or zmq.Context.instance()
+        self.seal = Seal(key)
+        self.uuid = Message().id.hex()
+        setup(f"client:{server_name}", logging_level)
+        self.log = get_logger(server_name or "chain", "loop-client")
+        self.cache_client = CacheClient(server_name, db_address, self.context, self.uuid) \
+            if db_address else None
+        self._push = self.context.socket(zmq.PUSH)
+        self._push.setsockopt(zmq.LINGER, 1000)
+        self._push.connect(push_address)
+        self._pull = self.context.socket(zmq.PULL)
+        self._pull.setsockopt(zmq.LINGER, 0)
+        try:
+            self._pull.bind(pull_address)
+        except zmq.ZMQError:
+            self._push.close()
+            self._pull.close()
+            raise
+        self.log.info("sending jobs to {}, results come to {}", push_address, pull_address)
+
+    def job(self, function: ChainFunction, generator: Iterable[Any],
+            messages: int = sys.maxsize, ordered: bool = False, timeout: float | None = None,
+            with_input: bool = False) -> Iterator[Any]:
+        """Stream every payload of `generator` through the chain; yield the results.
+
+        `function` is the first server's method name (each server's
+        `next_call` names the next step), a callable for the first step, or
+        a list with one method name or callable per step, first step first.
+        `ordered` yields results in input order, `with_input` as
+        ``(input, result)`` pairs; `timeout` bounds each wait for a result.
+        """
+        call = Call(self._steps(function), seal=self.seal, client=self.uuid, pipeline=self.uuid,
+                    cache="", window=self.window, batch_size=self.batch_size,
+                    send=partial(send_frames, self._push), receive=self._receive)
+        return call.run(generator, messages, timeout, ordered=ordered, with_input=with_input)
+
+    def eval(self, function: ChainFunction, payload: Any, timeout: float | None = None) -> Any:
+        """The result of one payload through the chain (None if a step dropped it)."""
+        call = Call(self._steps(function), seal=self.seal, client=self.uuid, pipeline=self.uuid,
+                    cache="", window=1, batch_size=1, send=partial(send_frames, self._push),
+                    receive=self._receive)
+        return next(iter(call.run([payload], 1, timeout, keep_drops=True)))
+
+    def _steps(self, function: ChainFunction) -> list[Step]:
+        entries = function if isinstance(function, list) else [function]
+        return [(self.server_name if i == 0 else "", entry) for i, entry in enumerate(entries)]
+
+    def _receive(self, deadline: float | None, what: str) -> list[Message]:
+        while True:
+            if not wait_readable(self._pull, deadline):
+                raise CallTimeout(f"timed out waiting for {what}")
+            try:
+                return decode(recv_frames(self._pull))
+            except ProtocolError as exc:
+                self.log.warning("ignoring a malformed result: {}", exc)
+
+    # -- the first server's cache -----------------------------------------
+    def _cache(self) -> CacheClient:
+        if self.cache_client is None:
+            raise ValueError("this LoopClient was given no db_address")
+        return self.cache_client
+
+    def set(self, value: bytes, key: str | None = None, *, timeout: float | None = None) -> str:
+        """Store `value` in the first server's cache; the key."""
+        return self._cache().set(value, key, timeout=timeout)
+
+    def get(self, key: str, *, timeout: float | None = None) -> bytes:
+        """The value under `key` in the first server's cache."""
+        return self._cache().get(key, timeout=timeout)
+
+    def delete(self, key: str, *, timeout: float | None = None) -> str:
+        """Remove `key` from the first server's cache."""
+        return self._cache().delete(key, timeout=timeout)
+
+    def close(self) -> None:
+        for socket in (self._push, self._pull):
+            socket.close()
+        if self.cache_client is not None:
+            self.cache_client.close()
+
+    def __enter__(self) -> "LoopClient":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+__all__ = ["LoopClient"]
