@@ -20,13 +20,13 @@ class CacheClient:
     """
 
     def __init__(self, server_name: str, db_address: str, context: Any, sender: str,
-                 prefix: str = "") -> None:
+                 prefix: str = "", log: Any = None) -> None:
         self.server_name = server_name
         self.db_address = db_address
         self.context = context
         self.sender = sender
         self.prefix = prefix
-        self.log = get_logger(server_name, "cache-client")
+        self.log = log or get_logger(server_name, "cache-client")
         self._socket: Any = None
 
     def request(self, operation: str, key: str, value: bytes = b"",

@@ -61,10 +61,11 @@ class Client:
         self.batch_size = max(1, batch_size)
         self.context = context or zmq.Context.instance()
         self.seal = Seal(key)
-        setup(f"client:{server_name}", logging_level)
-        self.log = get_logger(server_name, "client")
+        label = f"client:{server_name}"
+        setup(label, logging_level)
+        self.log = get_logger(label, "client")
         self.cache_client = CacheClient(server_name, db_address, self.context, self.uuid,
-                                        prefix=session or "")
+                                        prefix=session or "", log=self.log)
         self._push: Any = None
         self._sub: Any = None
         self._welcomed = False

@@ -193,7 +193,7 @@ class MethodRunner(ServerTemplate):
                     out.append(self._fail(message.reply(), "TypeError",
                                           f"{label} yielded {type(item).__name__}, not bytes"))
                     break
-                out.append(message.reply(item))
+                out.append(message.with_payload(item))
         except Exception as exc:
             out.append(self.failed(message.reply(), label, exc))
         if not out:  # nothing came out: the message ends here

@@ -194,7 +194,8 @@ class Worker(MethodRunner):
         self.push_address = push_address
         self.pull_address = pull_address
         self.options = options
-        self.cache_client = CacheClient("master", db_address, self.context, worker_id)
+        self.cache_client = CacheClient("master", db_address, self.context, worker_id,
+                                        log=self.log)
 
     def spawn(self) -> gevent.Greenlet:
         """Ask the master for what is missing, connect to it, start working."""

@@ -37,10 +37,11 @@ class LoopClient:
         self.context = context or zmq.Context.instance()
         self.seal = Seal(key)
         self.uuid = Message().id.hex()
-        setup(f"client:{server_name}", logging_level)
-        self.log = get_logger(server_name or "chain", "loop-client")
-        self.cache_client = CacheClient(server_name, db_address, self.context, self.uuid) \
-            if db_address else None
+        label = f"loop-client:{server_name or push_address}"
+        setup(label, logging_level)
+        self.log = get_logger(label, "client")
+        self.cache_client = CacheClient(server_name, db_address, self.context, self.uuid,
+                                        log=self.log) if db_address else None
         self._push = self.context.socket(zmq.PUSH)
         self._push.setsockopt(zmq.LINGER, 1000)
         self._push.connect(push_address)

@@ -134,6 +134,12 @@ class Message:
             stage=self.stage, cache=self.cache, id=self.id, error=error, dropped=dropped,
         )
 
+    def with_payload(self, payload: Any) -> "Message":
+        """A copy of this message (code included) carrying `payload`: one of a fan-out."""
+        copy = self.reply(payload)
+        copy.code, copy.digest = self.code, self.digest
+        return copy
+
     def __repr__(self) -> str:
         extra = " error" if self.error else (" dropped" if self.dropped else "")
         return (f"<Message {self.id.hex()} {self.function!r} stage={self.stage} "

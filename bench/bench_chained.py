@@ -1,0 +1,57 @@
+"""Three chained server processes applying three shipped lambdas to small
+integers, next to the raw zmq.green one-hop echo pipe of the same run.
+
+Run: python bench/bench_chained.py [--items N] [--repeat R]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from _util import best, free_port, raw_pipe, report, stop_all  # noqa: E402
+
+KEY = "bench key"
+
+
+def chain(n: int) -> float:
+    from greenpylm.chained.client import LoopClient
+    pulls = [f"tcp://127.0.0.1:{free_port()}" for _ in range(3)]
+    back = f"tcp://127.0.0.1:{free_port()}"
+    env = {**os.environ, "GREENPYLM_KEY": KEY}
+    command = [sys.executable, "-m", "greenpylm.chained"]
+    procs = [
+        subprocess.Popen(command + ["server", "a", "--pull", pulls[0], "--next", pulls[1],
+                                    "--log-level", "WARNING"], env=env),
+        subprocess.Popen(command + ["server", "b", "--pull", pulls[1], "--next", pulls[2],
+                                    "--log-level", "WARNING"], env=env),
+        subprocess.Popen(command + ["last", "c", "--pull", pulls[2], "--push", back,
+                                    "--log-level", "WARNING"], env=env),
+    ]
+    steps = [lambda x: x + 1, lambda x: x * 2, lambda x: x - 1]
+    with LoopClient(pulls[0], back, key=KEY, logging_level="WARNING") as client:
+        client.eval(steps, 1, timeout=30)  # warm up: the chain is up
+        start = time.perf_counter()
+        results = list(client.job(steps, range(n)))
+        rate = len(results) / (time.perf_counter() - start)
+    assert sorted(results) == [2 * x + 1 for x in range(n)]
+    stop_all(procs)
+    return rate
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--items", type=int, default=20000)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    raw = best(raw_pipe, args.items, args.repeat)
+    ours = best(chain, args.items, args.repeat)
+    report([("3 chained servers, 3 shipped lambdas vs raw pipe", ours, raw)])
+
+
+if __name__ == "__main__":
+    main()
