@@ -5,6 +5,7 @@ import uuid
 from typing import Any
 
 import zmq.green as zmq
+from gevent.lock import Semaphore
 
 from .log import get_logger
 from .wire import CallTimeout, Message, MissingKeyError, ProtocolError, decode, encode
@@ -28,11 +29,16 @@ class CacheClient:
         self.prefix = prefix
         self.log = log or get_logger(server_name, "cache-client")
         self._socket: Any = None
+        self._busy = Semaphore()  # one request at a time on the socket
 
     def request(self, operation: str, key: str, value: bytes = b"",
                 timeout: float | None = None) -> bytes:
         """Ask the cache service for `operation` on `key` (not prefixed); its answer."""
-        deadline = deadline_after(timeout)
+        with self._busy:
+            return self._request(operation, key, value, deadline_after(timeout), timeout)
+
+    def _request(self, operation: str, key: str, value: bytes, deadline: float | None,
+                 timeout: float | None) -> bytes:
         if self._socket is None:
             self._socket = self.context.socket(zmq.DEALER)
             self._socket.setsockopt(zmq.LINGER, 0)

@@ -9,10 +9,15 @@ again with the code, up to `MAX_RESENDS` times.
 from __future__ import annotations
 
 import sys
+import time
+from collections import deque
 from typing import Any, Callable, Iterable, Iterator
 
+import gevent
+from gevent.event import Event
+
 from .shipping import Seal, Shipped
-from .wire import Message, encode
+from .wire import CallTimeout, Message, encode
 from .wire.transport import deadline_after
 
 MAX_RESENDS = 3
@@ -36,12 +41,83 @@ def plan(steps: list[Step]) -> tuple[str, list[Shipped]]:
     return " ".join(names), list(shipped.values())
 
 
+class Dispatcher:
+    """One greenlet reads every reply a client receives and hands each to the
+    `Inbox` of the call that sent its id, so that many greenlets can share
+    one client; replies nobody expects (late answers to timed-out calls) are
+    dropped."""
+
+    def __init__(self, read: Callable[[], list[Message]]) -> None:
+        self._read = read
+        self._boxes: dict[bytes, "Inbox"] = {}
+        self._greenlet: gevent.Greenlet | None = None
+
+    def start(self) -> None:
+        if self._greenlet is None or self._greenlet.dead:
+            self._greenlet = gevent.spawn(self._run)
+
+    def stop(self) -> None:
+        if self._greenlet is not None:
+            self._greenlet.kill()
+            self._greenlet = None
+
+    def _run(self) -> None:
+        boxes = self._boxes
+        while True:
+            for message in self._read():
+                box = boxes.get(message.id)
+                if box is not None:
+                    box.put(message)
+
+    def inbox(self) -> "Inbox":
+        return Inbox(self._boxes)
+
+
+class Inbox:
+    """The replies of one call, as the dispatcher delivers them."""
+
+    def __init__(self, boxes: dict) -> None:
+        self._boxes = boxes
+        self._ids: set[bytes] = set()
+        self._items: deque = deque()
+        self._ready = Event()
+
+    def expect(self, ids: Iterable[bytes]) -> None:
+        for id in ids:
+            self._boxes[id] = self
+            self._ids.add(id)
+
+    def forget(self, id: bytes) -> None:
+        self._boxes.pop(id, None)
+        self._ids.discard(id)
+
+    def close(self) -> None:
+        for id in self._ids:
+            self._boxes.pop(id, None)
+        self._ids.clear()
+
+    def put(self, message: Message) -> None:
+        self._items.append(message)
+        self._ready.set()
+
+    def get(self, deadline: float | None, what: str) -> list[Message]:
+        """The replies delivered so far, waiting for one until `deadline`."""
+        if not self._items:
+            timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if not self._ready.wait(timeout):
+                raise CallTimeout(f"timed out waiting for {what}")
+        items = list(self._items)
+        self._items.clear()
+        self._ready.clear()
+        return items
+
+
 class Call:
-    """Runs one eval or job over `send(frames)` and `receive(deadline, what)`."""
+    """Runs one eval or job: sends with `send(frames)`, receives through `inbox`."""
 
     def __init__(self, steps: list[Step], *, seal: Seal, client: str, pipeline: str, cache: str,
                  window: int, batch_size: int, send: Callable[[list], None],
-                 receive: Callable[[float | None, str], list[Message]]) -> None:
+                 inbox: Inbox) -> None:
         self.function, self.shipped = plan(steps)
         self.seal = seal
         self.client = client
@@ -50,7 +126,7 @@ class Call:
         self.window = window
         self.batch_size = batch_size
         self.send = send
-        self.receive = receive
+        self.inbox = inbox
         self.code_frames_sent = 0
 
     def _message(self, payload: Any, id: bytes | None = None, with_code: bool = False) -> Message:
@@ -70,6 +146,14 @@ class Call:
         Without `messages`, the call ends once every message sent has been
         answered or dropped. `timeout` bounds each wait for the next reply.
         """
+        try:
+            yield from self._run(payloads, messages, timeout, keep_drops, ordered, with_input)
+        finally:
+            self.inbox.close()
+
+    def _run(self, payloads: Iterable[Any], messages: int, timeout: float | None,
+             keep_drops: bool, ordered: bool, with_input: bool) -> Iterator[Any]:
+        inbox = self.inbox
         source = iter(payloads)
         remember = bool(self.shipped) or ordered or with_input
         fan_out = messages != sys.maxsize  # pylm's way of saying: more replies than inputs
@@ -98,14 +182,16 @@ class Call:
                 else:
                     exhausted = True
                 if batch:
+                    ids = [m.id for m in batch]
+                    inbox.expect(ids)
                     self.send(encode(batch))
-                    outstanding.update(m.id for m in batch)
+                    outstanding.update(ids)
                     sent += len(batch)
                     room -= len(batch)
             if exhausted and not outstanding and not fan_out:
                 return
             what = f"{len(outstanding)} of {sent} messages to {self.function!r}"
-            for reply in self.receive(deadline_after(timeout), what):
+            for reply in inbox.get(deadline_after(timeout), what):
                 if reply.id in outstanding:
                     if reply.error is not None and reply.error.type == "MissingCode" \
                             and self.shipped and resends.get(reply.id, 0) < MAX_RESENDS:
@@ -117,6 +203,8 @@ class Call:
                     resends.pop(reply.id, None)
                     if fan_out:
                         answered_ids.add(reply.id)
+                    else:
+                        inbox.forget(reply.id)
                     entry = inputs.get(reply.id) if fan_out else inputs.pop(reply.id, None)
                 elif reply.id in answered_ids:
                     entry = inputs.get(reply.id)

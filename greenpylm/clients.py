@@ -13,18 +13,19 @@ from __future__ import annotations
 import sys
 import time
 import uuid
-from functools import partial
 from typing import Any, Iterable, Iterator
 
 import zmq.green as zmq
+from gevent.event import Event
+from gevent.lock import Semaphore
 
 from .log import DEFAULT_LEVEL, get_logger, setup
 from .cache_client import CacheClient
-from .calls import Call, Step
+from .calls import Call, Dispatcher, Step
 from .shipping import Seal
 from .wire import CallTimeout, Message, ProtocolError, decode
 from .wire.frames import TAG_WELCOME
-from .wire.transport import deadline_after, recv_frames, send_frames, wait_readable
+from .wire.transport import deadline_after, recv_frames, send_frames
 
 #: what `eval` and `job` call: ``'server.method'`` or a list of ``'server.method'``
 #: and ``('server', callable)`` entries, one per step of a pipeline
@@ -68,29 +69,37 @@ class Client:
                                         prefix=session or "", log=self.log)
         self._push: Any = None
         self._sub: Any = None
-        self._welcomed = False
+        self._welcomed = Event()
+        self._connecting = Semaphore()
+        self._sending = Semaphore()
+        self._dispatcher = Dispatcher(self._read)
 
     # -- connections ------------------------------------------------------
     def _connect(self, deadline: float | None) -> None:
         """Fetch missing addresses, connect, wait for the server's welcome."""
-        if self._push is None:
-            if not (self.push_address and self.sub_address) and self.this_config:
-                raise ValueError("this_config=True needs both push_address and sub_address")
-            if not self.push_address:
-                self.push_address = self._config("pull_address", deadline)
-            if not self.sub_address:
-                self.sub_address = self._config("pub_address", deadline)
-            self._sub = self.context.socket(zmq.SUB)
-            self._sub.setsockopt(zmq.LINGER, 0)
-            self._sub.setsockopt(zmq.RCVHWM, 0)  # the window bounds what can queue here
-            self._sub.connect(self.sub_address)
-            self._sub.setsockopt(zmq.SUBSCRIBE, self.uuid.encode())
-            self._push = self.context.socket(zmq.PUSH)
-            self._push.setsockopt(zmq.LINGER, 1000)
-            self._push.connect(self.push_address)
-            self.log.debug("sending to {}, listening to {}", self.push_address, self.sub_address)
-        while not self._welcomed:
-            self._receive(deadline, "the server's welcome on " + str(self.sub_address))
+        with self._connecting:
+            if self._push is None:
+                if not (self.push_address and self.sub_address) and self.this_config:
+                    raise ValueError("this_config=True needs both push_address and sub_address")
+                if not self.push_address:
+                    self.push_address = self._config("pull_address", deadline)
+                if not self.sub_address:
+                    self.sub_address = self._config("pub_address", deadline)
+                self._sub = self.context.socket(zmq.SUB)
+                self._sub.setsockopt(zmq.LINGER, 0)
+                self._sub.setsockopt(zmq.RCVHWM, 0)  # the window bounds what can queue here
+                self._sub.connect(self.sub_address)
+                self._sub.setsockopt(zmq.SUBSCRIBE, self.uuid.encode())
+                self._push = self.context.socket(zmq.PUSH)
+                self._push.setsockopt(zmq.LINGER, 1000)
+                self._push.connect(self.push_address)
+                self._dispatcher.start()
+                self.log.debug("sending to {}, listening to {}", self.push_address,
+                               self.sub_address)
+            timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if not self._welcomed.wait(timeout):
+                raise CallTimeout(f"no welcome from the server's publisher at {self.sub_address} "
+                                  f"within {timeout}s (is the server up?)")
 
     def _config(self, key: str, deadline: float | None) -> str:
         timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
@@ -98,12 +107,13 @@ class Client:
 
     def close(self) -> None:
         """Close the client's sockets."""
+        self._dispatcher.stop()
         self.cache_client.close()
         for socket in (self._push, self._sub):
             if socket is not None:
                 socket.close()
         self._push = self._sub = None
-        self._welcomed = False
+        self._welcomed.clear()
 
     def __enter__(self) -> "Client":
         return self
@@ -155,8 +165,12 @@ class Client:
         self._connect(deadline_after(timeout))
         return Call(self._steps(function), seal=self.seal, client=self.uuid,
                     pipeline=self.pipeline, cache=cache, window=self.window,
-                    batch_size=self.batch_size, send=partial(send_frames, self._push),
-                    receive=self._receive)
+                    batch_size=self.batch_size, send=self._send,
+                    inbox=self._dispatcher.inbox())
+
+    def _send(self, frames: list) -> None:
+        with self._sending:
+            send_frames(self._push, frames)
 
     @staticmethod
     def _steps(function: Function) -> list[Step]:
@@ -176,15 +190,13 @@ class Client:
                                 f"not {entry!r}")
         return steps
 
-    def _receive(self, deadline: float | None, what: str) -> list[Message]:
-        """The messages of the next batch published to this client."""
+    def _read(self) -> list[Message]:
+        """The messages of the next batch published to this client (the dispatcher's)."""
         while True:
-            if not wait_readable(self._sub, deadline):
-                raise CallTimeout(f"timed out waiting for {what}")
             frames = recv_frames(self._sub)
             if len(frames) == 2 and frames[1] == TAG_WELCOME:
-                self._welcomed = True
-                return []
+                self._welcomed.set()
+                continue
             try:
                 return decode(frames[1:])
             except ProtocolError as exc:

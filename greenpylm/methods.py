@@ -12,6 +12,7 @@ from .shipping.cache import DEFAULT_SIZE
 from .wire import ErrorRecord, Message
 
 BYTES = (bytes, bytearray, memoryview)
+DEFAULT_CONCURRENCY = 64
 
 
 class MethodRunner(ServerTemplate):
@@ -23,7 +24,9 @@ class MethodRunner(ServerTemplate):
     job can end). An exception becomes an error record that the client
     raises as `greenpylm.RemoteError`; it is logged once per method and
     exception type, then counted. Messages that already carry an error or
-    were dropped pass through untouched. Shipped code runs only if signed
+    were dropped pass through untouched. Up to `concurrency` messages are
+    handled at once, each in its own greenlet, so that a step waiting on I/O
+    does not hold up the others (1: one at a time, in order). Shipped code runs only if signed
     with this server's `key` (see `greenpylm.shipping`); the server keeps the
     last `callable_cache_size` callables it was shipped.
     """
@@ -39,8 +42,11 @@ class MethodRunner(ServerTemplate):
 
     def __init__(self, name: str, log_level: int | str, messages: int = sys.maxsize,
                  pipelined: bool = False, key: bytes | str | None = None,
-                 callable_cache_size: int = DEFAULT_SIZE, **options: Any) -> None:
+                 callable_cache_size: int = DEFAULT_SIZE,
+                 concurrency: int = DEFAULT_CONCURRENCY, **options: Any) -> None:
         super().__init__(name, log_level, **options)
+        #: messages handled at once (greenlets); 1: one at a time, in order
+        self.concurrency = concurrency
         self.seal = Seal(key, callable_cache_size)
         self.serves = name  # the server name steps must carry to run here
         self.pipelined = pipelined

@@ -2,17 +2,17 @@
 from __future__ import annotations
 
 import sys
-from functools import partial
 from typing import Any, Callable, Iterable, Iterator
 
 import zmq.green as zmq
+from gevent.lock import Semaphore
 
 from ..cache_client import CacheClient
-from ..calls import Call, Step
+from ..calls import Call, Dispatcher, Step
 from ..log import DEFAULT_LEVEL, get_logger, setup
 from ..shipping import Seal
-from ..wire import CallTimeout, Message, ProtocolError, decode
-from ..wire.transport import recv_frames, send_frames, wait_readable
+from ..wire import Message, ProtocolError, decode
+from ..wire.transport import recv_frames, send_frames
 
 #: one entry per step of the chain (first step first): a method name or a callable
 ChainFunction = str | Callable[..., Any] | list
@@ -53,6 +53,9 @@ class LoopClient:
             self._push.close()
             self._pull.close()
             raise
+        self._sending = Semaphore()
+        self._dispatcher = Dispatcher(self._read)
+        self._dispatcher.start()
         self.log.info("sending jobs to {}, results come to {}", push_address, pull_address)
 
     def job(self, function: ChainFunction, generator: Iterable[Any],
@@ -66,26 +69,27 @@ class LoopClient:
         `ordered` yields results in input order, `with_input` as
         ``(input, result)`` pairs; `timeout` bounds each wait for a result.
         """
-        call = Call(self._steps(function), seal=self.seal, client=self.uuid, pipeline=self.uuid,
-                    cache="", window=self.window, batch_size=self.batch_size,
-                    send=partial(send_frames, self._push), receive=self._receive)
-        return call.run(generator, messages, timeout, ordered=ordered, with_input=with_input)
+        return self._call(function, self.window).run(generator, messages, timeout, ordered=ordered, with_input=with_input)
 
     def eval(self, function: ChainFunction, payload: Any, timeout: float | None = None) -> Any:
         """The result of one payload through the chain (None if a step dropped it)."""
-        call = Call(self._steps(function), seal=self.seal, client=self.uuid, pipeline=self.uuid,
-                    cache="", window=1, batch_size=1, send=partial(send_frames, self._push),
-                    receive=self._receive)
-        return next(iter(call.run([payload], 1, timeout, keep_drops=True)))
+        return next(iter(self._call(function, 1).run([payload], 1, timeout, keep_drops=True)))
+
+    def _call(self, function: ChainFunction, window: int) -> Call:
+        return Call(self._steps(function), seal=self.seal, client=self.uuid, pipeline=self.uuid,
+                    cache="", window=window, batch_size=min(window, self.batch_size),
+                    send=self._send, inbox=self._dispatcher.inbox())
+
+    def _send(self, frames: list) -> None:
+        with self._sending:
+            send_frames(self._push, frames)
 
     def _steps(self, function: ChainFunction) -> list[Step]:
         entries = function if isinstance(function, list) else [function]
         return [(self.server_name if i == 0 else "", entry) for i, entry in enumerate(entries)]
 
-    def _receive(self, deadline: float | None, what: str) -> list[Message]:
+    def _read(self) -> list[Message]:
         while True:
-            if not wait_readable(self._pull, deadline):
-                raise CallTimeout(f"timed out waiting for {what}")
             try:
                 return decode(recv_frames(self._pull))
             except ProtocolError as exc:
@@ -110,6 +114,7 @@ class LoopClient:
         return self._cache().delete(key, timeout=timeout)
 
     def close(self) -> None:
+        self._dispatcher.stop()
         for socket in (self._push, self._pull):
             socket.close()
         if self.cache_client is not None:

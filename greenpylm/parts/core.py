@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator
 import gevent
 import zmq.green as zmq
 from gevent.event import Event
+from gevent.lock import Semaphore
 
 from ..log import get_logger
 from ..wire import ErrorRecord, Message, ProtocolError, decode, encode
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 BATCH_SIZE = 256      # messages at most in one multipart send
 OUTBOX_LIMIT = 20000  # messages queued in an outbound part before producers wait
 LINGER_MS = 500       # how long a closing outbound socket may flush
+QUEUE_PER_HANDLER = 4  # messages queued per handler greenlet before intake pauses
 CLOSE_WAIT_MS = 1000  # how long closing waits for zmq to release a bound address
 
 
@@ -70,6 +72,12 @@ class Router:
                 if entry.route and entry.route not in self.parts:
                     raise ValueError(f"part {name!r} routes to {entry.route!r}, "
                                      f"which is not a registered outbound part")
+
+    def flush(self) -> None:
+        """Send what the outbound parts have queued (a producer's burst is over)."""
+        for part in self.parts.values():
+            if part.outbox:
+                part.send_queued()
 
     def route(self, inbound: str, message: Message) -> Message | None:
         """Deliver `message` from part `inbound`; the feedback if it blocks."""
@@ -210,13 +218,38 @@ class Part:
                 reply.client = reply.pipeline = ""
             return reply
 
+
 class Inbound(Part):
     """A part whose first message comes from outside, towards the router.
 
     For each message received, `scatter` yields the messages to route
     (by default the message itself); a blocking inbound part passes the
     router's feedback to `handle_feedback`.
+
+    Option `concurrency` (default: the server's `concurrency` attribute, or
+    1): how many messages may be in `scatter` at once. With more than one,
+    messages wait in a queue that a pool of that many greenlets drains, so a
+    step that waits on I/O does not hold up the others; with 1 they are
+    handled strictly one at a time, in order.
     """
+
+    def __init__(self, name: str, listen_address: str, **kw: Any) -> None:
+        super().__init__(name, listen_address, **kw)
+        self.concurrency = 1
+        self._queue: deque = deque()
+        self._idle: deque = deque()  # an Event per handler greenlet waiting for work
+        self._drained = Event()
+        self._drained.set()
+
+    def attach(self, server: "ServerTemplate") -> None:
+        super().attach(server)
+        wanted = self.options.get("concurrency", getattr(server, "concurrency", 1))
+        self.concurrency = max(1, int(wanted))
+
+    def tasks(self) -> list:
+        if self.concurrency == 1:
+            return [self.run]
+        return [self.run] + [self._handle_queue] * self.concurrency
 
     def scatter(self, message: Message) -> Iterable[Message]:
         yield message
@@ -246,20 +279,49 @@ class Inbound(Part):
     def run(self) -> None:
         socket = self.socket
         stats = self.server.stats
+        queue = self._queue
+        limit = QUEUE_PER_HANDLER * self.concurrency
         while True:
             messages = self.decode(recv_frames(socket))
-            if messages:
-                stats["in"] += len(messages)
+            if not messages:
+                continue
+            stats["in"] += len(messages)
+            if self.concurrency == 1:
                 self.deliver(messages)
+                self.server.router.flush()
+                continue
+            queue.extend(messages)
+            idle = self._idle
+            for _ in range(min(len(messages), len(idle))):
+                idle.popleft().set()  # wake one handler per new message, no more
+            while len(queue) > limit:  # the handlers are behind: stop reading
+                self._drained.clear()
+                self._drained.wait()
+
+    def _handle_queue(self) -> None:
+        queue = self._queue
+        wake = Event()
+        while True:
+            while queue:
+                message = queue.popleft()
+                if len(queue) <= QUEUE_PER_HANDLER * self.concurrency:
+                    self._drained.set()
+                self.deliver([message])
+            self.server.router.flush()
+            wake.clear()
+            self._idle.append(wake)
+            wake.wait()
 
 
 class Outbound(Part):
     """A part whose first message goes from the router to the outside.
 
     `handle` queues a message and returns at once (no feedback); the
-    part's greenlet sends what is queued in batches of up to `batch_size`
-    (option; `BATCH_SIZE` by default) messages per multipart send. Producers wait when `OUTBOX_LIMIT`
-    messages are queued, so memory stays bounded when the peer is slow.
+    part's greenlet (or the producer, at the end of a burst: `Router.flush`)
+    sends what is queued in batches of up to `batch_size` (option;
+    `BATCH_SIZE` by default) messages per multipart send. Producers wait
+    when `OUTBOX_LIMIT` messages are queued, so memory stays bounded when
+    the peer is slow.
     """
 
     def __init__(self, name: str, listen_address: str, **kw: Any) -> None:
@@ -271,6 +333,7 @@ class Outbound(Part):
         self._space.set()
         self._idle = Event()
         self._idle.set()
+        self._sending = Semaphore()
 
     default_batch_size = BATCH_SIZE
 
@@ -295,23 +358,29 @@ class Outbound(Part):
         yield self.encode(items)
 
     def run(self) -> None:
-        socket = self.socket
-        outbox = self.outbox
-        stats = self.server.stats
         while True:
             self._ready.wait()
             self._ready.clear()
+            self.send_queued()
+
+    def send_queued(self) -> None:
+        """Send what is queued, in batches; from the part's greenlet, or from a
+        producer that has just finished a burst (one hand-over fewer)."""
+        if self._sending.locked():
+            return  # another greenlet is at it
+        outbox = self.outbox
+        with self._sending:
             while outbox:
                 items = [outbox.popleft() for _ in range(min(self.batch_size, len(outbox)))]
                 self._space.set()
                 try:
                     for frames in self.batches(items):
-                        send_frames(socket, frames)
+                        send_frames(self.socket, frames)
                 except (zmq.ZMQError, gevent.GreenletExit):
                     raise
                 except Exception as exc:  # a bug must not stop the part: count, log once
                     self.hook_failed(exc, "sending")
-                stats["out"] += len(items)
+                self.server.stats["out"] += len(items)
             self._idle.set()
 
     def flush(self, timeout: float) -> None:
