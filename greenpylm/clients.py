@@ -19,6 +19,7 @@ import zmq.green as zmq
 from gevent.event import Event
 from gevent.lock import Semaphore
 
+from .patching import check_patch_order
 from .log import DEFAULT_LEVEL, get_logger, setup
 from .cache_client import CacheClient
 from .calls import Call, Dispatcher, Step
@@ -65,6 +66,7 @@ class Client:
         label = f"client:{server_name}"
         setup(label, logging_level)
         self.log = get_logger(label, "client")
+        check_patch_order(self.log)
         self.cache_client = CacheClient(server_name, db_address, self.context, self.uuid,
                                         prefix=session or "", log=self.log)
         self._push: Any = None

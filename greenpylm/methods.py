@@ -6,6 +6,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 import gevent
 
+from . import offload
 from .parts.servers import ServerTemplate
 from .shipping import CodeRefused, Seal
 from .shipping.cache import DEFAULT_SIZE
@@ -162,7 +163,7 @@ class MethodRunner(ServerTemplate):
         label = getattr(function, "__qualname__", method) if shipped else method
         self.message = message
         try:
-            return self.outcome(message, label, function(message.payload), shipped)
+            return self.outcome(message, label, offload.call(function, message.payload), shipped)
         except Exception as exc:
             return [self.failed(message, label, exc)]
 

@@ -9,6 +9,7 @@ import gevent
 import zmq.green as zmq
 from gevent.event import Event
 
+from ..patching import check_patch_order
 from ..log import DEFAULT_LEVEL, get_logger, setup
 from .core import Inbound, Outbound, Part, Router
 
@@ -40,6 +41,7 @@ class ServerTemplate:
         self._stopped = Event()
         self._stopped.set()
         self._stopping = False
+        self._runner: gevent.Greenlet | None = None
         setup(name, log_level)
         self.log = get_logger(name, "server")
 
@@ -100,6 +102,7 @@ class ServerTemplate:
         if self.running:
             raise RuntimeError(f"server {self.name!r} is already running")
         self.router.check()
+        check_patch_order(self.log)
         context = self.context
         opened: list[Part] = []
         try:
@@ -122,7 +125,12 @@ class ServerTemplate:
             for greenlet in self._greenlets[part]:
                 greenlet.link_exception(self._part_failed)
         self.log.info("started: {}", ", ".join(f"{p.name} {p.listen_address}" for p in self.parts))
-        return gevent.spawn(self._stopped.wait)
+        self._runner = gevent.spawn(self._stopped.wait)
+        return self._runner
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait until the server has stopped; False if `timeout` passed first."""
+        return self._stopped.wait(timeout)
 
     def start(self) -> None:
         """Run the server until it is stopped (or interrupted with Ctrl-C)."""
@@ -154,6 +162,9 @@ class ServerTemplate:
         self._greenlets.clear()
         self._stopping = False
         self._stopped.set()
+        if self._runner is not None and self._runner is not current:
+            self._runner.join(1)  # so that nothing of this server is left alive
+        self._runner = None
         self.log.info("stopped")
 
     def _part_failed(self, greenlet: gevent.Greenlet) -> None:
