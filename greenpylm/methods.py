@@ -1,6 +1,7 @@
 """Running user methods on messages: what servers, pipelines and workers share."""
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any, Callable, Iterable, Iterator
 
@@ -13,6 +14,7 @@ from .shipping.cache import DEFAULT_SIZE
 from .wire import ErrorRecord, Message
 
 BYTES = (bytes, bytearray, memoryview)
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_CONCURRENCY = 64
 
 
@@ -211,7 +213,10 @@ class MethodRunner(ServerTemplate):
 
     def failed(self, message: Message, label: str, exc: Exception) -> Message:
         """`message` carrying the error `exc` raised by user code."""
-        exc.with_traceback(exc.__traceback__.tb_next)  # start the traceback in user code
+        tb = exc.__traceback__
+        while tb is not None and tb.tb_frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+            tb = tb.tb_next  # the remote traceback starts in user code
+        exc.with_traceback(tb)
         self.stats["errors"] += 1
         key = (label, type(exc).__name__)
         if key not in self._reported:
