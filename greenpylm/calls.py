@@ -212,7 +212,8 @@ class Call:
                     continue  # a late answer to an earlier, timed-out call
                 if reply.error is not None:
                     raise reply.error.to_exception()
-                self.seal.open(reply)
+                if not reply.dropped:
+                    self.seal.open(reply)
                 wanted = keep_drops or not reply.dropped
                 payload = None if reply.dropped else reply.payload
                 result = (entry[1], payload) if with_input else payload

@@ -41,10 +41,8 @@ class Server(MethodRunner):
                  messages: int = sys.maxsize, **options: Any) -> None:
         super().__init__(name, log_level, messages, pipelined, **options)
         pull = self.register_inbound(PullService, "Pull", pull_address, route="Pub", **options)
-        publish(self, pub_address, options)
-        self.register_bypass(CacheService, "Cache", db_address, **options)
-        self.preset_cache(name=name, db_address=db_address, pull_address=pull_address,
-                          pub_address=pub_address)
+        publish_and_cache(self, pub_address, db_address, options)
+        self.advertise("pull_address", pull)
         pull.scatter = self.execute
 
 
@@ -66,10 +64,8 @@ class Pipeline(MethodRunner):
         super().__init__(name, log_level, messages, not to_client, **options)
         sub = self.register_inbound(SubConnection, "Sub", sub_address, route="Pub",
                                     topic=previous, **options)
-        publish(self, pub_address, options)
-        self.register_bypass(CacheService, "Cache", db_address, **options)
-        self.preset_cache(name=name, db_address=db_address, sub_address=sub_address,
-                          pub_address=pub_address)
+        publish_and_cache(self, pub_address, db_address, options)
+        self.preset_cache(sub_address=sub_address)
         sub.scatter = self.execute
 
 
@@ -95,16 +91,20 @@ class Sink(MethodRunner):
             sub = self.register_inbound(SubConnection, f"Sub{i}", address, route="Pub",
                                         topic=topic, **options)
             sub.scatter = self.execute
-        publish(self, pub_address, options)
-        self.register_bypass(CacheService, "Cache", db_address, **options)
-        self.preset_cache(name=name, db_address=db_address, pub_address=pub_address,
-                          sub_addresses=" ".join(sub_addresses))
+        publish_and_cache(self, pub_address, db_address, options)
+        self.preset_cache(sub_addresses=" ".join(sub_addresses))
 
 
-def publish(server: MethodRunner | "BaseMaster", pub_address: str, options: dict) -> None:
-    """Register the ``Pub`` part through which `server` publishes, via its `handle_stream`."""
+def publish_and_cache(server: ServerTemplate, pub_address: str, db_address: str,
+                      options: dict) -> None:
+    """Register the ``Pub`` part `server` publishes through (topics from its
+    `handle_stream`) and its ``Cache`` service, and advertise both in the cache."""
     pub = server.register_outbound(PubService, "Pub", pub_address, **options)
     pub.handle_stream = server.handle_stream
+    cache = server.register_bypass(CacheService, "Cache", db_address, **options)
+    server.preset_cache(name=server.name)
+    server.advertise("pub_address", pub)
+    server.advertise("db_address", cache)
 
 
 class BaseMaster(ServerTemplate):
@@ -123,13 +123,12 @@ class BaseMaster(ServerTemplate):
         self.pipelined = pipelined
         gather = self.register_inbound(WorkerPullService, "WorkerPull", worker_pull_address,
                                        route="Pub", **options)
-        self.register_outbound(WorkerPushService, "WorkerPush", worker_push_address, **options)
-        publish(self, pub_address, options)
-        self.register_bypass(CacheService, "Cache", db_address, **options)
+        push = self.register_outbound(WorkerPushService, "WorkerPush", worker_push_address,
+                                      **options)
+        publish_and_cache(self, pub_address, db_address, options)
+        self.advertise("worker_pull_address", gather)
+        self.advertise("worker_push_address", push)
         gather.scatter = self.gather
-        self.preset_cache(name=name, db_address=db_address, pub_address=pub_address,
-                          worker_pull_address=worker_pull_address,
-                          worker_push_address=worker_push_address)
 
     handle_stream = MethodRunner.handle_stream
     change_payload = staticmethod(MethodRunner.change_payload)
@@ -157,7 +156,8 @@ class Master(BaseMaster):
         pull = self.register_inbound(PullService, "Pull", pull_address, route="WorkerPush",
                                      **options)
         pull.scatter = self.scatter
-        self.preset_cache(pull_address=pull_address, **(cache or {}))
+        self.advertise("pull_address", pull)
+        self.preset_cache(**(cache or {}))
 
 
 class Hub(BaseMaster):

@@ -106,3 +106,29 @@ def test_pylm_form_uses_next_call(running):
         assert list(client.job("foo", [b"x"], timeout=10)) == [b"x foo bar baz"]
         with pytest.raises(RemoteError, match="UnknownMethod"):
             client.eval("nope", b"x", timeout=10)
+
+
+def test_a_server_never_vouches_for_what_it_passes_on(running):
+    import pickle
+
+    import zmq.green as zmq
+
+    from greenpylm.wire import Message, decode, encode
+    from greenpylm.wire.frames import TAG_WELCOME
+    from greenpylm.wire.transport import recv_frames, send_frames
+
+    db, pull, pub = inproc("db"), inproc("pull"), inproc("pub")
+    running(Server("s", db, pull, pub, key=KEY))
+    sub = zmq.Context.instance().socket(zmq.SUB)
+    sub.setsockopt(zmq.SUBSCRIBE, b"someone")
+    sub.connect(pub)
+    assert recv_frames(sub) == [b"someone", TAG_WELCOME]
+    push = zmq.Context.instance().socket(zmq.PUSH)
+    push.connect(pull)
+    smuggled = Message("s.echo", pickle.dumps({"would": "unpickle"}), client="someone",
+                       dropped=True, pickled=True)  # unsigned: nobody checked it
+    send_frames(push, encode([smuggled]))
+    [out] = decode(recv_frames(sub)[1:])
+    assert out.dropped and out.payload == b"" and not out.pickled and out.signature == b""
+    push.close(0)
+    sub.close(0)

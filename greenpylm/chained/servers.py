@@ -37,10 +37,11 @@ class Server(MethodRunner):
         self.next_call = next_call
         pull = self.register_inbound(PullService, "Pull", pull_address, route="Push", **options)
         self.register_outbound(PushConnection, "Push", next_address, **options)
+        self.preset_cache(name=name, next_address=next_address)
+        self.advertise("pull_address", pull)
         if db_address:
-            self.register_bypass(CacheService, "Cache", db_address, **options)
-        self.preset_cache(name=name, pull_address=pull_address, next_address=next_address,
-                          db_address=db_address)
+            self.advertise("db_address",
+                           self.register_bypass(CacheService, "Cache", db_address, **options))
         pull.scatter = self.execute
 
     def execute(self, message: Message) -> list[Message]:

@@ -36,6 +36,7 @@ class ServerTemplate:
         self.outbound_components: dict[str, Outbound] = {}
         self.bypass_components: dict[str, Part] = {}
         self.stats: Counter = Counter()
+        self.address_keys: dict[str, Part] = {}
         self.started_at = 0.0
         self._greenlets: dict[Part, list[gevent.Greenlet]] = {}
         self._stopped = Event()
@@ -78,6 +79,12 @@ class ServerTemplate:
         """Add a part that never talks to the router (the cache service, say)."""
         return self._add(self.bypass_components, part, name, listen_address, kwargs)
 
+    def advertise(self, key: str, part: Part) -> None:
+        """Keep cache entry `key` set to the address `part` actually listens on
+        (a wildcard port such as ``tcp://127.0.0.1:*`` is resolved at start)."""
+        self.address_keys[key] = part
+        self.cache[key] = part.listen_address.encode()
+
     def preset_cache(self, **kwargs: Any) -> None:
         """Store values in the cache before the server starts (``name`` also names the server)."""
         for key, value in kwargs.items():
@@ -114,10 +121,8 @@ class ServerTemplate:
             for part in opened:
                 part.close()
             raise
-        for part in opened:  # wildcard ports ('tcp://host:*') are known only now
-            for key, value in self.cache.items():
-                if value == part.requested_address.encode() != part.listen_address.encode():
-                    self.cache[key] = part.listen_address.encode()
+        for key, part in self.address_keys.items():  # wildcard ports are known only now
+            self.cache[key] = part.listen_address.encode()
         self._stopped.clear()
         self.started_at = time.time()
         for part in self.parts:

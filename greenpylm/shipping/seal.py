@@ -50,7 +50,18 @@ class Seal:
         message.digest = b""
 
     def close(self, message: Message) -> None:
-        """Pickle a payload that is not bytes, and sign what would be unpickled."""
+        """Pickle a payload that is not bytes, and sign what would be unpickled.
+
+        A message that ends here (an error, a drop) carries nothing to
+        unpickle and is never signed: a server must not vouch for what it
+        passes on without having checked it.
+        """
+        if message.error is not None or message.dropped:
+            message.payload = b""
+            message.pickled = False
+            self.strip(message)
+            message.signature = b""
+            return
         if not isinstance(message.payload, BYTES):
             message.payload = dumps(message.payload)
             message.pickled = True
