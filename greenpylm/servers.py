@@ -20,10 +20,10 @@ import gevent
 from .cache_client import CacheClient
 from .log import DEFAULT_LEVEL
 from .methods import MethodRunner
-from .parts.connections import PullConnection, PushConnection, SubConnection
+from .parts.connections import SubConnection
 from .parts.servers import ServerTemplate
-from .parts.services import (CacheService, PubService, PullService, WorkerPullService,
-                             WorkerPushService)
+from .parts.services import CacheService, PubService, PullService
+from .parts.workers import WorkerConnection, WorkerPullService, WorkerPushService
 from .wire import Message
 
 
@@ -179,8 +179,10 @@ class Worker(MethodRunner):
     """Does a master's work: pulls messages, runs its methods, pushes results back.
 
     Given only the master's `db_address`, it asks the master's cache for the
-    addresses (and for the master's name, which the steps it runs carry).
-    `set`, `get` and `delete` use the master's cache.
+    address it takes work from (and for the master's name, which the steps it
+    runs carry); results go back over the same connection, with the tickets
+    the master needs to know what is done (`push_address` is kept for pylm's
+    signature). `set`, `get` and `delete` use the master's cache.
     """
 
     def __init__(self, name: str = "", db_address: str = "", push_address: str | None = None,
@@ -204,17 +206,14 @@ class Worker(MethodRunner):
             self.serves = ask("get", "name").decode()
             self.cache_client.server_name = self.serves
             self.pull_address = self.pull_address or ask("get", "worker_push_address").decode()
-            self.push_address = self.push_address or ask("get", "worker_pull_address").decode()
-            pull = self.register_inbound(PullConnection, "Pull", self.pull_address, route="Push",
+            link = self.register_inbound(WorkerConnection, "Master", self.pull_address,
                                          **self.options)
-            self.register_outbound(PushConnection, "Push", self.push_address, **self.options)
-            pull.scatter = self.execute
-            self.log.info("working for {!r}: pulling from {}, pushing to {}",
-                          self.serves, self.pull_address, self.push_address)
+            link.scatter = self.execute
+            self.log.info("working for {!r} at {}", self.serves, self.pull_address)
         return super().spawn()
 
-    def stop(self) -> None:
-        super().stop()
+    def stop(self, timeout: float | None = None) -> None:
+        super().stop(timeout)
         self.cache_client.close()
 
     def set(self, value: bytes, key: str | None = None) -> str:

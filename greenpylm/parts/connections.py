@@ -2,6 +2,10 @@
 from __future__ import annotations
 
 from .endpoints import PullPart, PushPart, RepPart, SubPart
+from .workers import WorkerConnection
+
+__all__ = ["PullConnection", "PushConnection", "RepConnection", "SubConnection",
+           "WorkerConnection"]
 
 
 class PullConnection(PullPart):

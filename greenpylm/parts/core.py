@@ -145,6 +145,12 @@ class Part:
     def flush(self, timeout: float) -> None:
         """Give queued output up to `timeout` seconds to leave (outbound parts)."""
 
+    def drain(self, timeout: float) -> None:
+        """Give the messages in hand up to `timeout` seconds to be handled (inbound parts)."""
+
+    def before_close(self) -> None:
+        """Last words on the socket, once intake has stopped and work is done."""
+
     def close(self) -> None:
         """Close the socket; a bound tcp/ipc address is free again when this returns."""
         if self.socket is None:
@@ -211,6 +217,7 @@ class Part:
             self.log.error("cannot send {!r}: {}", message, exc)
             error = ErrorRecord("ProtocolError", f"the result could not be sent: {exc}")
             reply = Message(error=error, id=message.id)
+            reply.ticket = message.ticket
             try:  # keep what can be kept of the original, so the reply finds its client
                 reply.client, reply.pipeline = message.client, message.pipeline
                 encode([reply])
@@ -240,6 +247,9 @@ class Inbound(Part):
         self._idle: deque = deque()  # an Event per handler greenlet waiting for work
         self._drained = Event()
         self._drained.set()
+        self._busy = 0  # handlers in the middle of a message
+        self._quiet = Event()  # nothing queued, nobody busy
+        self._quiet.set()
 
     def attach(self, server: "ServerTemplate") -> None:
         super().attach(server)
@@ -263,18 +273,30 @@ class Inbound(Part):
         If `scatter` (user code, often) raises, the message goes on as an
         error record, so that its client learns what happened.
         """
-        route = self.server.router.route
-        name = self.name
         feedback = []
         for message in messages:
             try:
                 for out in self.scatter(message):
-                    feedback.append(self.handle_feedback(route(name, out)))
+                    feedback.append(self.forward(out))
             except Exception as exc:
                 self.hook_failed(exc)
                 failed = message.reply(error=ErrorRecord.from_exception(exc))
-                feedback.append(self.handle_feedback(route(name, failed)))
+                try:
+                    feedback.append(self.forward(failed))
+                except Exception as again:  # the way on is broken too: count and drop
+                    self.hook_failed(again, "routing an error reply")
         return feedback
+
+    def forward(self, message: Message) -> Message | None:
+        """Hand one message on: through the router, by default; its feedback."""
+        return self.handle_feedback(self.server.router.route(self.name, message))
+
+    def drain(self, timeout: float) -> None:
+        self._quiet.wait(timeout)
+
+    def after_burst(self) -> None:
+        """What received messages were delivered, send on (one hand-over fewer)."""
+        self.server.router.flush()
 
     def run(self) -> None:
         socket = self.socket
@@ -288,9 +310,10 @@ class Inbound(Part):
             stats["in"] += len(messages)
             if self.concurrency == 1:
                 self.deliver(messages)
-                self.server.router.flush()
+                self.after_burst()
                 continue
             queue.extend(messages)
+            self._quiet.clear()
             idle = self._idle
             for _ in range(min(len(messages), len(idle))):
                 idle.popleft().set()  # wake one handler per new message, no more
@@ -306,8 +329,14 @@ class Inbound(Part):
                 message = queue.popleft()
                 if len(queue) <= QUEUE_PER_HANDLER * self.concurrency:
                     self._drained.set()
-                self.deliver([message])
-            self.server.router.flush()
+                self._busy += 1
+                try:
+                    self.deliver([message])
+                finally:
+                    self._busy -= 1
+            self.after_burst()
+            if not self._busy:
+                self._quiet.set()
             wake.clear()
             self._idle.append(wake)
             wake.wait()

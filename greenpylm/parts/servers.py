@@ -1,6 +1,7 @@
 """`ServerTemplate`: a router plus parts, each a greenlet under one hub."""
 from __future__ import annotations
 
+import signal
 import time
 from collections import Counter
 from typing import Any
@@ -13,7 +14,7 @@ from ..patching import check_patch_order
 from ..log import DEFAULT_LEVEL, get_logger, setup
 from .core import Inbound, Outbound, Part, Router
 
-STOP_FLUSH_SECONDS = 2.0
+STOP_TIMEOUT = 10.0  # seconds a graceful stop may take to finish the work in hand
 
 
 class ServerTemplate:
@@ -43,6 +44,7 @@ class ServerTemplate:
         self._stopped.set()
         self._stopping = False
         self._runner: gevent.Greenlet | None = None
+        self.stop_timeout = STOP_TIMEOUT
         setup(name, log_level)
         self.log = get_logger(name, "server")
 
@@ -138,30 +140,52 @@ class ServerTemplate:
         return self._stopped.wait(timeout)
 
     def start(self) -> None:
-        """Run the server until it is stopped (or interrupted with Ctrl-C)."""
+        """Run the server until it is stopped, or until SIGTERM or SIGINT (Ctrl-C)
+        asks it to stop gracefully: then it stops intake, finishes or hands
+        back the work it holds, and returns."""
         runner = self.spawn()
+        handlers = [gevent.signal_handler(number, self._stop_on_signal, number)
+                    for number in (signal.SIGTERM, signal.SIGINT)]
         try:
             runner.join()
-        except KeyboardInterrupt:
-            self.log.info("interrupted")
         finally:
+            for handler in handlers:
+                handler.cancel()
             self.stop()
 
-    def stop(self) -> None:
-        """Stop intake, let queued output leave (up to a few seconds), close every socket."""
+    def _stop_on_signal(self, number: int) -> None:
+        self.log.info("{}: stopping intake, finishing the work in hand",
+                      signal.Signals(number).name)
+        gevent.spawn(self.stop)
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Stop gracefully: stop intake, let the messages in hand be finished
+        and queued output leave (up to `timeout`, default `stop_timeout`
+        seconds), hand back what cannot be finished, close every socket."""
         if not self.running or self._stopping:
             return
         self._stopping = True
         current = gevent.getcurrent()
+        deadline = time.monotonic() + (self.stop_timeout if timeout is None else timeout)
 
-        def kill(parts: list[Part]) -> None:
-            gevent.killall([g for p in parts for g in self._greenlets.get(p, ()) if g is not current])
+        def kill(greenlets: list[gevent.Greenlet]) -> None:
+            gevent.killall([g for g in greenlets if g is not current])
 
-        kill([*self.inbound_components.values(), *self.bypass_components.values()])
-        deadline = time.monotonic() + STOP_FLUSH_SECONDS
+        def left() -> float:
+            return max(0.0, deadline - time.monotonic())
+
+        # intake first: each part's first greenlet is the one that reads
+        kill([self._greenlets[p][0] for p in self.parts
+              if p in self._greenlets and not isinstance(p, Outbound)])
+        for part in self.inbound_components.values():
+            part.drain(left())
+        kill([g for p in self.parts if not isinstance(p, Outbound)
+              for g in self._greenlets.get(p, ())])
+        for part in self.parts:
+            part.before_close()
         for part in self.outbound_components.values():
-            part.flush(max(0.0, deadline - time.monotonic()))
-        kill(list(self.outbound_components.values()))
+            part.flush(left())
+        kill([g for p in self.outbound_components.values() for g in self._greenlets.get(p, ())])
         for part in self.parts:
             part.close()
         self._greenlets.clear()

@@ -4,6 +4,10 @@ from __future__ import annotations
 from ..wire import ErrorRecord, Message
 from .core import BypassInbound
 from .endpoints import PubPart, PullPart, PushPart, RepPart, RequestReplyPart
+from .workers import WorkerPullService, WorkerPushService
+
+__all__ = ["CacheService", "PubService", "PullService", "PushService", "RepService",
+           "WorkerPullService", "WorkerPushService"]
 
 
 class PullService(PullPart):
@@ -28,20 +32,6 @@ class RepService(RepPart):
     """Binds a request/reply socket; each request is routed and answered (blocking inbound)."""
 
     bind = True
-
-
-class WorkerPullService(PullService):
-    """The `PullService` a master binds for the results of its workers."""
-
-
-class WorkerPushService(PushService):
-    """The `PushService` a master binds to hand work to its workers.
-
-    A PUSH socket gives a whole batch to one worker, so batches here are
-    small: work spreads over the workers even when a job is short.
-    """
-
-    default_batch_size = 16
 
 
 class CacheService(RequestReplyPart, BypassInbound):

@@ -83,7 +83,7 @@ class Message:
 
     __slots__ = (
         "id", "pipeline", "client", "stage", "function", "cache", "payload",
-        "digest", "signature", "code", "error", "dropped", "pickled",
+        "digest", "signature", "code", "error", "dropped", "pickled", "ticket",
     )
 
     def __init__(
@@ -116,6 +116,7 @@ class Message:
         self.error = error
         self.dropped = dropped
         self.pickled = pickled
+        self.ticket = 0  # a master's hand-out number (worker link envelope, not the header)
 
     def steps(self) -> list[str]:
         """The ``server.method`` steps of `function`, in order."""
@@ -128,11 +129,13 @@ class Message:
 
     def reply(self, payload: Any = b"", *, error: ErrorRecord | None = None,
               dropped: bool = False) -> "Message":
-        """A message that answers this one: same id, client, pipeline, stage."""
-        return Message(
+        """A message that answers this one: same id, client, pipeline, stage (and ticket)."""
+        reply = Message(
             self.function, payload, pipeline=self.pipeline, client=self.client,
             stage=self.stage, cache=self.cache, id=self.id, error=error, dropped=dropped,
         )
+        reply.ticket = self.ticket
+        return reply
 
     def with_payload(self, payload: Any) -> "Message":
         """A copy of this message (code included) carrying `payload`: one of a fan-out."""
@@ -148,6 +151,7 @@ class Message:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Message):
             return NotImplemented
-        return all(getattr(self, f) == getattr(other, f) for f in self.__slots__)
+        return all(getattr(self, f) == getattr(other, f) for f in self.__slots__
+                   if f != "ticket")
 
     __hash__ = None  # type: ignore[assignment]

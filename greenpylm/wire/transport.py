@@ -34,13 +34,15 @@ def recv_frames(socket: Any) -> list[bytes]:
     return frames
 
 
-def send_frames(socket: Any, frames: Sequence[Any]) -> None:
-    """Send `frames` as one multipart message (waits cooperatively while full)."""
+def send_frames(socket: Any, frames: Sequence[Any], wait: bool = True) -> None:
+    """Send `frames` as one multipart message; waits cooperatively while the
+    socket cannot take it, or (with ``wait=False``) raises `zmq.Again`."""
+    first = 0 if wait else _NOBLOCK
     last = len(frames) - 1
     if last == 0:
-        socket.send(frames[0])
+        socket.send(frames[0], first)
         return
-    socket.send(frames[0], _SNDMORE)
+    socket.send(frames[0], first | _SNDMORE)
     for i in range(1, last):
         frame = frames[i]
         _plain_send(socket, frame, _NOBLOCK | _SNDMORE, len(frame) < COPY_THRESHOLD)

@@ -1,0 +1,289 @@
+"""The link between a master and its workers: nothing is lost when a worker dies.
+
+`WorkerPushService` (the master's side, a bound ROUTER) hands messages to
+the workers that have room (each announces its capacity in its hello, which
+is also its heartbeat), remembers which worker holds which message, hands
+the work of a worker that is lost (no heartbeat for `heartbeat_timeout`
+seconds) or leaves to the others, and lets through only the first answer of
+each message. Results reach the router through the server's
+`WorkerPullService`, which also takes plain batches pushed by other workers.
+
+`WorkerConnection` is the worker's side (a DEALER).
+"""
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import gevent
+import zmq.green as zmq
+from gevent.lock import Semaphore
+
+from ..wire import Message, ProtocolError
+from ..wire import worker_link as link
+from ..wire.transport import recv_frames, send_frames
+from .core import OUTBOX_LIMIT, Inbound, Outbound
+from .endpoints import PullPart
+
+if TYPE_CHECKING:
+    from .servers import ServerTemplate
+
+HEARTBEAT_INTERVAL = 0.5   # seconds between a worker's hellos
+HEARTBEAT_TIMEOUT = 3.0    # seconds of silence after which a worker is lost
+DEFAULT_CAPACITY = 256     # messages a worker holds at once
+
+
+@dataclass
+class WorkerState:
+    """What the master knows of one worker."""
+
+    identity: bytes
+    name: str
+    capacity: int
+    last_seen: float
+    holds: set[int] = field(default_factory=set)  # tickets
+
+    @property
+    def room(self) -> int:
+        return self.capacity - len(self.holds)
+
+
+class WorkerPullService(PullPart):
+    """Results from the workers, to be routed on (through the master's `gather`)."""
+
+    bind = True
+
+
+class WorkerPushService(Outbound):
+    """Hands work to workers by capacity and keeps the ledger of who holds what.
+
+    Options: `heartbeat_timeout` (seconds, default 3), `batch_size`.
+    """
+
+    socket_type = zmq.ROUTER
+    bind = True
+    default_batch_size = 64
+
+    def __init__(self, name: str, listen_address: str, **kw: Any) -> None:
+        super().__init__(name, listen_address, **kw)
+        self.heartbeat_timeout = float(self.options.get("heartbeat_timeout", HEARTBEAT_TIMEOUT))
+        self.workers: dict[bytes, WorkerState] = {}
+        self.pending: deque[Message] = deque()
+        self.held: dict[int, tuple[bytes, Message]] = {}  # ticket -> (worker, message)
+        self._tickets = 0
+        self._results: WorkerPullService | None = None
+
+    def attach(self, server: "ServerTemplate") -> None:
+        super().attach(server)
+        partners = [p for p in server.inbound_components.values()
+                    if isinstance(p, WorkerPullService)]
+        if not partners:
+            raise ValueError(f"{self.name} needs a WorkerPullService in the same server "
+                             "to route the workers' results")
+        self._results = partners[0]
+
+    def configure(self, socket: Any) -> None:
+        super().configure(socket)
+        socket.setsockopt(zmq.ROUTER_MANDATORY, 1)  # an unknown worker is an error, not a void
+
+    def tasks(self) -> list:
+        return [self.run, self.listen, self.watch]
+
+    # -- the router's side -------------------------------------------------
+    def post(self, item: Message) -> None:
+        while len(self.pending) >= OUTBOX_LIMIT:
+            self._space.clear()
+            self._space.wait()
+        self.pending.append(item)
+        self._idle.clear()
+        self._ready.set()
+
+    def send_queued(self) -> None:
+        """Hand pending messages to the workers with room, fairest first."""
+        if self._sending.locked():
+            return
+        with self._sending:
+            while self.pending:
+                ready = [w for w in self.workers.values() if w.room > 0]
+                if not ready:
+                    break
+                for worker in sorted(ready, key=lambda w: -w.room):
+                    self._hand(worker)
+                    if not self.pending:
+                        break
+            if len(self.pending) < OUTBOX_LIMIT:
+                self._space.set()
+            if not self.pending and not self.held:
+                self._idle.set()
+
+    def _hand(self, worker: WorkerState) -> None:
+        count = min(worker.room, self.batch_size, len(self.pending))
+        if count <= 0:
+            return
+        batch = [self.pending.popleft() for _ in range(count)]
+        tickets = list(range(self._tickets + 1, self._tickets + 1 + count))
+        self._tickets += count
+        try:
+            send_frames(self.socket, [worker.identity] + link.work(tickets, self.encode(batch)))
+        except zmq.ZMQError:  # the worker is gone (ROUTER_MANDATORY): keep the work
+            self.pending.extendleft(reversed(batch))
+            self._lose(worker, "unreachable")
+            return
+        for ticket, message in zip(tickets, batch):
+            self.held[ticket] = (worker.identity, message)
+        worker.holds.update(tickets)
+        self.server.stats["out"] += count
+
+    def flush(self, timeout: float) -> None:
+        """Wait (up to `timeout`) until every message handed out has been answered."""
+        self._idle.wait(timeout)
+
+    # -- the workers' side -------------------------------------------------
+    def listen(self) -> None:
+        socket = self.socket
+        while True:
+            frames = recv_frames(socket)
+            identity, body = frames[0], frames[1:]
+            try:
+                kind = body[0] if body else b""
+                if kind == link.RESULTS:
+                    self._answered(identity, *link.parse_results(body, self.max_frame))
+                elif kind == link.HELLO:
+                    self._hello(identity, *link.parse_hello(body))
+                elif kind == link.BYE:
+                    worker = self.workers.get(identity)
+                    if worker is not None:
+                        self._lose(worker, "it left", expected=True)
+                else:
+                    raise ProtocolError("bad-kind", "not a worker message")
+            except ProtocolError as exc:
+                self.bad_input(exc)
+                continue
+            self._ready.set()
+
+    def _hello(self, identity: bytes, capacity: int, name: str) -> None:
+        worker = self.workers.get(identity)
+        if worker is None:
+            self.workers[identity] = WorkerState(identity, name, max(1, capacity),
+                                                 time.monotonic())
+            self.log.info("worker {} joined (capacity {})", name, capacity)
+        else:
+            worker.last_seen = time.monotonic()
+
+    def _answered(self, identity: bytes, done: list[int], tickets: list[int],
+                  results: list[Message]) -> None:
+        worker = self.workers.get(identity)
+        if worker is not None:
+            worker.last_seen = time.monotonic()
+        first = set()
+        for ticket in done:
+            entry = self.held.pop(ticket, None)
+            if entry is None:
+                continue  # answered already (by a worker thought lost): a duplicate
+            first.add(ticket)
+            holder = self.workers.get(entry[0])
+            if holder is not None:
+                holder.holds.discard(ticket)
+        fresh = [m for t, m in zip(tickets, results) if t in first]
+        if len(fresh) < len(results):
+            stats = self.server.stats
+            if not stats["duplicates"]:
+                self.log.info("dropped late answers of messages already answered (a worker "
+                              "thought lost came back); further ones are counted")
+            stats["duplicates"] += len(results) - len(fresh)
+        if fresh:
+            self._results.deliver(fresh)
+            self.server.router.flush()
+        if not self.pending and not self.held:
+            self._idle.set()
+
+    def watch(self) -> None:
+        while True:
+            gevent.sleep(self.heartbeat_timeout / 4)
+            deadline = time.monotonic() - self.heartbeat_timeout
+            for worker in [w for w in self.workers.values() if w.last_seen < deadline]:
+                self._lose(worker, f"no heartbeat for {self.heartbeat_timeout:g} s")
+
+    def _lose(self, worker: WorkerState, why: str, expected: bool = False) -> None:
+        """Forget `worker`; what it held goes first in line for the others."""
+        self.workers.pop(worker.identity, None)
+        back = [self.held.pop(t)[1] for t in sorted(worker.holds) if t in self.held]
+        self.pending.extendleft(reversed(back))
+        self.server.stats["redispatched"] += len(back)
+        log = self.log.info if expected else self.log.warning
+        log("worker {} {}; {} messages it held go to the others", worker.name,
+            why if expected else f"lost ({why})", len(back))
+        self._ready.set()
+
+
+class WorkerConnection(Inbound):
+    """A worker's link to its master: takes work, sends results and heartbeats.
+
+    Option `capacity`: how many messages it holds at once (announced to the
+    master in every hello).
+    """
+
+    socket_type = zmq.DEALER
+    bind = False
+
+    def __init__(self, name: str, listen_address: str, **kw: Any) -> None:
+        super().__init__(name, listen_address, **kw)
+        self.capacity = int(self.options.get("capacity", DEFAULT_CAPACITY))
+        self._results: list[Message] = []  # results to send, each with its ticket
+        self._done: list[int] = []  # tickets whose results are all in `_results`
+        self._sending = Semaphore()
+
+    def configure(self, socket: Any) -> None:
+        socket.setsockopt(zmq.LINGER, 1000)
+        socket.setsockopt(zmq.IMMEDIATE, 1)  # nothing queued for a master that is not there
+
+    def tasks(self) -> list:
+        return super().tasks() + [self.heartbeat]
+
+    def heartbeat(self) -> None:
+        while True:
+            self._send(link.hello(self.capacity, self.server.name))
+            gevent.sleep(HEARTBEAT_INTERVAL)
+
+    def decode(self, frames: list) -> list[Message] | None:
+        try:
+            tickets, messages = link.parse_work(frames, self.max_frame)
+        except ProtocolError as exc:
+            self.bad_input(exc)
+            return None
+        for ticket, message in zip(tickets, messages):
+            message.ticket = ticket
+        return messages
+
+    def deliver(self, messages: list[Message]) -> list:
+        for message in messages:
+            super().deliver([message])
+            self._done.append(message.ticket)  # after its results, in the same burst
+        return []
+
+    def forward(self, message: Message) -> None:
+        self._results.append(message)
+
+    def after_burst(self, wait: bool = True) -> None:
+        """Send the results gathered so far, with the tickets they answer."""
+        if not self._done:
+            return
+        done, self._done = self._done, []
+        results, self._results = self._results, []
+        tickets = [m.ticket for m in results]
+        self._send(link.results(done, tickets, self.encode(results)), wait)
+
+    def _send(self, frames: list, wait: bool = True) -> None:
+        with self._sending:
+            send_frames(self.socket, frames, wait)
+
+    def before_close(self) -> None:
+        """Tell the master this worker is leaving, so that it hands what this
+        worker still holds (unread) to the others (if the master is there)."""
+        try:
+            self.after_burst(wait=False)
+            self._send([link.BYE], wait=False)
+        except zmq.Again:
+            self.log.warning("the master is gone: could not say goodbye")
