@@ -30,7 +30,7 @@ def recv_frames(socket: Any) -> list[bytes]:
     frames = [socket.recv()]
     while _plain_get(socket, _RCVMORE):
         frames.append(_plain_recv(socket, _NOBLOCK))
-    socket.getsockopt(_EVENTS)  # lets zmq.green wake other waiters on this socket
+    socket.get(_EVENTS)  # zmq.green's get (not getsockopt): wakes other waiters
     return frames
 
 
@@ -48,7 +48,7 @@ def send_frames(socket: Any, frames: Sequence[Any], wait: bool = True) -> None:
         _plain_send(socket, frame, _NOBLOCK | _SNDMORE, len(frame) < COPY_THRESHOLD)
     frame = frames[last]
     _plain_send(socket, frame, _NOBLOCK, len(frame) < COPY_THRESHOLD)
-    socket.getsockopt(_EVENTS)
+    socket.get(_EVENTS)
 
 
 def deadline_after(timeout: float | None) -> float | None:
