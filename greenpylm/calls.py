@@ -17,7 +17,7 @@ import gevent
 from gevent.event import Event
 
 from .shipping import Seal, Shipped
-from .wire import CallTimeout, Message, encode
+from .wire import CallTimeout, GreenpylmError, Message, encode
 from .wire.transport import deadline_after
 
 MAX_RESENDS = 3
@@ -51,6 +51,7 @@ class Dispatcher:
         self._read = read
         self._boxes: dict[bytes, "Inbox"] = {}
         self._greenlet: gevent.Greenlet | None = None
+        self.failure: Exception | None = None
 
     def start(self) -> None:
         if self._greenlet is None or self._greenlet.dead:
@@ -63,21 +64,28 @@ class Dispatcher:
 
     def _run(self) -> None:
         boxes = self._boxes
-        while True:
-            for message in self._read():
-                box = boxes.get(message.id)
-                if box is not None:
-                    box.put(message)
+        try:
+            while True:
+                for message in self._read():
+                    box = boxes.get(message.id)
+                    if box is not None:
+                        box.put(message)
+        except Exception as exc:  # the socket broke: no call may wait forever for it
+            self.failure = exc
+            for box in set(boxes.values()):
+                box.put(None)
+            raise
 
     def inbox(self) -> "Inbox":
-        return Inbox(self._boxes)
+        return Inbox(self)
 
 
 class Inbox:
     """The replies of one call, as the dispatcher delivers them."""
 
-    def __init__(self, boxes: dict) -> None:
-        self._boxes = boxes
+    def __init__(self, dispatcher: Dispatcher) -> None:
+        self._dispatcher = dispatcher
+        self._boxes = dispatcher._boxes
         self._ids: set[bytes] = set()
         self._items: deque = deque()
         self._ready = Event()
@@ -109,6 +117,9 @@ class Inbox:
         items = list(self._items)
         self._items.clear()
         self._ready.clear()
+        if None in items or self._dispatcher.failure is not None:
+            raise GreenpylmError(f"the client's receiving socket failed "
+                                 f"({self._dispatcher.failure!r}) while waiting for {what}")
         return items
 
 
@@ -213,7 +224,7 @@ class Call:
                 if reply.error is not None:
                     raise reply.error.to_exception()
                 if not reply.dropped:
-                    self.seal.open(reply)
+                    self.seal.open(reply, wanted=b"")
                 wanted = keep_drops or not reply.dropped
                 payload = None if reply.dropped else reply.payload
                 result = (entry[1], payload) if with_input else payload

@@ -6,6 +6,7 @@ import sys
 from typing import Any, Callable, Iterable, Iterator
 
 import gevent
+import gevent.local
 
 from . import offload
 from .parts.servers import ServerTemplate
@@ -54,9 +55,14 @@ class MethodRunner(ServerTemplate):
         self.serves = name  # the server name steps must carry to run here
         self.pipelined = pipelined
         self.messages = messages
-        self.message: Message | None = None
+        self._current = gevent.local.local()  # the message each greenlet is handling
         self._handled = 0
         self._reported: set[tuple[str, str]] = set()
+
+    @property
+    def message(self) -> Message | None:
+        """The message being handled (pylm's attribute), as seen by this greenlet."""
+        return getattr(self._current, "message", None)
 
     # -- hooks (pylm's) ---------------------------------------------------
     def handle_stream(self, message: Message) -> tuple[str, Message]:
@@ -84,8 +90,12 @@ class MethodRunner(ServerTemplate):
 
     # -- running user code -----------------------------------------------
     def user_method(self, method: str) -> Callable[[bytes], Any] | None:
-        """The user method called `method`, or None if clients may not call it."""
+        """The user method called `method`, or None if clients may not call it:
+        only functions defined on the classes (not callables stored on the
+        instance), and none of greenpylm's own but those in `remote_methods`."""
         if not method or method.startswith("_") or method in self._framework_names():
+            return None
+        if not any(method in vars(k) for k in type(self).__mro__):
             return None
         function = getattr(self, method, None)
         return function if callable(function) else None
@@ -163,7 +173,7 @@ class MethodRunner(ServerTemplate):
                                    f"{self.serves!r} has no method {method!r} "
                                    f"(it has: {', '.join(self.methods())})")]
         label = getattr(function, "__qualname__", method) if shipped else method
-        self.message = message
+        self._current.message = message
         try:
             return self.outcome(message, label, offload.call(function, message.payload), shipped)
         except Exception as exc:

@@ -49,7 +49,7 @@ def test_every_kind_of_callable_ships_and_runs(kind):
     sender.attach(message, [shipped])
     sender.close(message)
     arrived = through_the_wire(message)
-    receiver.open(arrived)
+    receiver.open(arrived, wanted=shipped.digest)
     assert receiver.callables.get(shipped.digest)(arrived.payload) == expected
 
 
@@ -60,7 +60,7 @@ def test_payload_objects_arrive_as_the_same_object_and_bytes_untouched():
     seal.close(message)
     assert message.pickled and message.signature
     arrived = through_the_wire(message)
-    seal.open(arrived)
+    seal.open(arrived, wanted=b"")
     assert arrived.payload == value and not arrived.pickled
     raw = Message("s.f", b"\x80\x05raw bytes that look like a pickle")
     seal.close(raw)
@@ -91,7 +91,7 @@ def test_code_signed_with_another_key_or_unsigned_is_never_unpickled(tmp_path):
             raw.pickled = True
             arrived = raw
         with pytest.raises(CodeRefused):
-            opener.open(arrived)
+            opener.open(arrived, wanted=b"")
         assert not marker.exists()
         assert evil.digest not in opener.callables
 
@@ -122,9 +122,9 @@ def test_the_key_comes_from_the_environment(monkeypatch):
     monkeypatch.setenv("GREENPYLM_KEY", "from the environment")
     message = Message("s.f", [1])
     Seal().close(message)
-    Seal("from the environment").open(through_the_wire(message))
+    Seal("from the environment").open(through_the_wire(message), wanted=b"")
     with pytest.raises(CodeRefused):
-        Seal("something else").open(through_the_wire(message))
+        Seal("something else").open(through_the_wire(message), wanted=b"")
     assert os.environ["GREENPYLM_KEY"] == "from the environment"
 
 

@@ -17,11 +17,13 @@ text = st.text(max_size=40)
 @given(function=text, payload=st.binary(max_size=200), pipeline=text, client=text, cache=text,
        stage=st.integers(0, 2**32 - 1), digest=st.binary(max_size=32),
        signature=st.binary(max_size=32), code=st.none() | st.binary(max_size=50),
-       error=st.none() | st.builds(ErrorRecord, text, text, text), dropped=st.booleans())
+       error=st.none() | st.builds(ErrorRecord, text, text, text), dropped=st.booleans(),
+       pickled=st.booleans())
 def test_any_message_survives_a_round_trip(function, payload, pipeline, client, cache, stage,
-                                           digest, signature, code, error, dropped):
+                                           digest, signature, code, error, dropped, pickled):
     m = Message(function, payload, pipeline=pipeline, client=client, cache=cache, stage=stage,
-                digest=digest, signature=signature, code=code, error=error, dropped=dropped)
+                digest=digest, signature=signature, code=code, error=error, dropped=dropped,
+                pickled=pickled)
     assert decode(encode([m])) == [m]
 
 

@@ -106,7 +106,6 @@ class Part:
                  max_frame: int = DEFAULT_MAX_FRAME, **options: Any) -> None:
         self.name = name
         self.listen_address = listen_address
-        self.requested_address = listen_address
         self.messages = messages
         self.max_frame = max_frame
         self.options = options
@@ -122,13 +121,18 @@ class Part:
     def open(self, context: Any) -> None:
         """Create the socket and bind or connect it."""
         self.socket = context.socket(self.socket_type)
-        self.configure(self.socket)
-        if self.bind:
-            self.socket.bind(self.listen_address)
-            if self.listen_address.endswith(":*") or self.listen_address.endswith(":0"):
-                self.listen_address = self.socket.getsockopt_string(zmq.LAST_ENDPOINT)
-        else:
-            self.socket.connect(self.listen_address)
+        try:
+            self.configure(self.socket)
+            if self.bind:
+                self.socket.bind(self.listen_address)
+                if self.listen_address.endswith((":*", ":0")):
+                    self.listen_address = self.socket.getsockopt_string(zmq.LAST_ENDPOINT)
+            else:
+                self.socket.connect(self.listen_address)
+        except BaseException:
+            self.socket.close(0)
+            self.socket = None
+            raise
         self.log.debug("{} {}", "bound" if self.bind else "connected", self.listen_address)
 
     def configure(self, socket: Any) -> None:

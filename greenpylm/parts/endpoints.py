@@ -55,7 +55,14 @@ class PubPart(Outbound):
         return message.client, message
 
     def handle(self, message: Message) -> None:
-        self.post(self.handle_stream(message))
+        try:
+            topic, message = self.handle_stream(message)
+            if not isinstance(topic, (str, bytes)):
+                raise TypeError(f"handle_stream gave the topic {topic!r}: not str or bytes")
+        except Exception as exc:  # user code: the client learns, the part goes on
+            self.hook_failed(exc, "handle_stream")
+            topic, message = message.client, message.reply(error=ErrorRecord.from_exception(exc))
+        self.post((topic, message))
 
     def tasks(self) -> list:
         return [self.run, self.watch_subscriptions]
@@ -144,11 +151,19 @@ class RequestReplyPart:
             else:
                 messages = self.decode(frames[2:])
                 if messages is None:
+                    # answer under the request's id if its header has one, so it is matched
+                    header = frames[3] if len(frames) > 3 else b""
                     replies = [Message(error=ErrorRecord(
-                        "ProtocolError", "malformed request: see docs/protocol.md"))]
+                        "ProtocolError", "malformed request: see docs/protocol.md"),
+                        id=header[5:21] if len(header) >= 21 else None)]
                 else:
                     stats["in"] += len(messages)
-                    replies = self.answer(messages)
+                    try:
+                        replies = self.answer(messages)
+                    except Exception as exc:  # a bug must not stop the part
+                        self.hook_failed(exc, "answering")
+                        replies = [m.reply(error=ErrorRecord.from_exception(exc))
+                                   for m in messages]
             send_frames(socket, [identity, b""] + self.encode(replies))
             stats["out"] += len(replies)
 

@@ -119,7 +119,7 @@ class ServerTemplate:
                 part.attach(self)
                 part.open(context)
                 opened.append(part)
-        except Exception:
+        except BaseException:
             for part in opened:
                 part.close()
             raise
@@ -162,11 +162,25 @@ class ServerTemplate:
         """Stop gracefully: stop intake, let the messages in hand be finished
         and queued output leave (up to `timeout`, default `stop_timeout`
         seconds), hand back what cannot be finished, close every socket."""
-        if not self.running or self._stopping:
+        if not self.running:
+            return
+        if self._stopping:  # another greenlet is stopping it: wait till it is done
+            self._stopped.wait()
             return
         self._stopping = True
+        try:
+            self._stop(self.stop_timeout if timeout is None else timeout)
+        finally:
+            self._stopping = False
+            self._stopped.set()
+        if self._runner is not None and self._runner is not gevent.getcurrent():
+            self._runner.join(1)  # so that nothing of this server is left alive
+        self._runner = None
+        self.log.info("stopped")
+
+    def _stop(self, timeout: float) -> None:
         current = gevent.getcurrent()
-        deadline = time.monotonic() + (self.stop_timeout if timeout is None else timeout)
+        deadline = time.monotonic() + timeout
 
         def kill(greenlets: list[gevent.Greenlet]) -> None:
             gevent.killall([g for g in greenlets if g is not current])
@@ -189,12 +203,6 @@ class ServerTemplate:
         for part in self.parts:
             part.close()
         self._greenlets.clear()
-        self._stopping = False
-        self._stopped.set()
-        if self._runner is not None and self._runner is not current:
-            self._runner.join(1)  # so that nothing of this server is left alive
-        self._runner = None
-        self.log.info("stopped")
 
     def _part_failed(self, greenlet: gevent.Greenlet) -> None:
         self.log.opt(exception=greenlet.exception).critical(

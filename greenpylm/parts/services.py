@@ -52,6 +52,9 @@ class CacheService(RequestReplyPart, BypassInbound):
         cache = self.server.cache
         operation = request.function.rpartition(".")[2]
         key = request.cache
+        if operation in ("set", "delete") and key in self.server.address_keys | {"name": None}:
+            return request.reply(error=ErrorRecord(
+                "PermissionError", f"{key!r} is the server's own configuration: read-only"))
         if operation == "set":
             if not key:
                 return request.reply(error=ErrorRecord("ValueError", "set needs a key"))

@@ -74,6 +74,7 @@ class WorkerPushService(Outbound):
         self.held: dict[int, tuple[bytes, Message]] = {}  # ticket -> (worker, message)
         self._tickets = 0
         self._results: WorkerPullService | None = None
+        self._busy_since = 0.0  # when the listener started on what it is handling
 
     def attach(self, server: "ServerTemplate") -> None:
         super().attach(server)
@@ -146,6 +147,7 @@ class WorkerPushService(Outbound):
         while True:
             frames = recv_frames(socket)
             identity, body = frames[0], frames[1:]
+            self._busy_since = time.monotonic()
             try:
                 kind = body[0] if body else b""
                 if kind == link.RESULTS:
@@ -161,6 +163,8 @@ class WorkerPushService(Outbound):
             except ProtocolError as exc:
                 self.bad_input(exc)
                 continue
+            finally:
+                self._busy_since = 0.0
             self._ready.set()
 
     def _hello(self, identity: bytes, capacity: int, name: str) -> None:
@@ -202,6 +206,8 @@ class WorkerPushService(Outbound):
     def watch(self) -> None:
         while True:
             gevent.sleep(self.heartbeat_timeout / 4)
+            if self._busy_since and time.monotonic() - self._busy_since > self.heartbeat_timeout / 4:
+                continue  # the listener itself is held up (a slow publisher): hellos wait unread
             deadline = time.monotonic() - self.heartbeat_timeout
             for worker in [w for w in self.workers.values() if w.last_seen < deadline]:
                 self._lose(worker, f"no heartbeat for {self.heartbeat_timeout:g} s")

@@ -71,9 +71,10 @@ class Seal:
             message.signature = b""
 
     # -- incoming ---------------------------------------------------------
-    def open(self, message: Message, wanted: bytes = b"") -> None:
-        """Check the signature, load the shipped callable `wanted` (a digest;
-        the others in the bundle are for other steps), unpickle the payload.
+    def open(self, message: Message, *, wanted: bytes) -> None:
+        """Check the signature, load the shipped callable `wanted` (a digest,
+        or b"" for none: the others in the bundle are for other steps),
+        unpickle the payload.
 
         Raises `CodeRefused` (nothing unpickled) if the message is unsigned,
         signed with another key, or its code is malformed.
