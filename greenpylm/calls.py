@@ -21,6 +21,9 @@ from .wire import CallTimeout, GreenpylmError, Message, encode
 from .wire.transport import deadline_after
 
 MAX_RESENDS = 3
+#: what an inbox receives when the server welcomed the client again: it may
+#: have restarted and lost what it held, so the calls send it again
+WELCOMED_AGAIN = Message()
 
 #: one step: (server name, method name or callable)
 Step = tuple[str, Any]
@@ -78,6 +81,11 @@ class Dispatcher:
 
     def inbox(self) -> "Inbox":
         return Inbox(self)
+
+    def welcomed_again(self) -> None:
+        """Tell every waiting call that the server may have lost what it held."""
+        for box in set(self._boxes.values()):
+            box.put(WELCOMED_AGAIN)
 
 
 class Inbox:
@@ -166,9 +174,8 @@ class Call:
              keep_drops: bool, ordered: bool, with_input: bool) -> Iterator[Any]:
         inbox = self.inbox
         source = iter(payloads)
-        remember = bool(self.shipped) or ordered or with_input
         fan_out = messages != sys.maxsize  # pylm's way of saying: more replies than inputs
-        inputs: dict[bytes, tuple[int, Any]] = {}  # id -> (position, payload), when needed
+        inputs: dict[bytes, tuple[int, Any]] = {}  # id -> (position, payload), while needed
         resends: dict[bytes, int] = {}
         outstanding: set[bytes] = set()  # sent, not answered yet
         answered_ids: set[bytes] = set()  # answered, may answer again (fan-out only)
@@ -185,8 +192,7 @@ class Call:
                 for payload in source:
                     message = self._message(payload, with_code=first and bool(self.shipped))
                     first = False
-                    if remember:
-                        inputs[message.id] = (sent + len(batch), payload)
+                    inputs[message.id] = (sent + len(batch), payload)
                     batch.append(message)
                     if len(batch) >= min(room, self.batch_size):
                         break
@@ -203,6 +209,12 @@ class Call:
                 return
             what = f"{len(outstanding)} of {sent} messages to {self.function!r}"
             for reply in inbox.get(deadline_after(timeout), what):
+                if reply is WELCOMED_AGAIN:  # the server restarted? send again what it held
+                    again = [self._message(inputs[i][1], i, with_code=bool(self.shipped))
+                             for i in outstanding]
+                    for start in range(0, len(again), self.batch_size):
+                        self.send(encode(again[start:start + self.batch_size]))
+                    continue
                 if reply.id in outstanding:
                     if reply.error is not None and reply.error.type == "MissingCode" \
                             and self.shipped and resends.get(reply.id, 0) < MAX_RESENDS:

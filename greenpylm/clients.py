@@ -197,6 +197,10 @@ class Client:
         while True:
             frames = recv_frames(self._sub)
             if len(frames) == 2 and frames[1] == TAG_WELCOME:
+                if self._welcomed.is_set():  # again: the server restarted, or we reconnected
+                    self.log.info("welcomed again by {}: sending outstanding messages again",
+                                  self.sub_address)
+                    self._dispatcher.welcomed_again()
                 self._welcomed.set()
                 continue
             try:

@@ -1,13 +1,14 @@
 """Servers that tests run as separate processes.
 
     python tests/servers_for_tests.py server NAME DB PULL PUB [LEVEL]
-    python tests/servers_for_tests.py master NAME DB PULL PUB WORKER_PULL WORKER_PUSH
+    python tests/servers_for_tests.py master NAME DB PULL PUB WORKER_PULL WORKER_PUSH [HEARTBEAT_TIMEOUT]
     python tests/servers_for_tests.py worker NAME MASTER_DB
     python tests/servers_for_tests.py forgetful NAME PULL NEXT EVERY
 """
 from __future__ import annotations
 
 import sys
+import time
 
 from greenpylm.chained import servers as chained
 from greenpylm.servers import Master, Server, Worker
@@ -38,6 +39,10 @@ class NamedWorker(Worker):
     def fail(self, payload: bytes) -> bytes:
         raise RuntimeError("worker failure")
 
+    def slow(self, payload: bytes) -> bytes:
+        time.sleep(0.001)  # blocking (not patched): the worker is busy meanwhile
+        return payload + b"|" + self.name.encode()
+
 
 class Forgetful(chained.Server):
     """A generic chained step that forgets every shipped callable each `every` messages."""
@@ -58,8 +63,9 @@ def main() -> None:
         db, pull, pub, *level = rest
         EchoServer(name, db, pull, pub, log_level=level[0] if level else "INFO").start()
     elif role == "master":
-        db, pull, pub, worker_pull, worker_push = rest
-        Master(name, pull, pub, worker_pull, worker_push, db).start()
+        db, pull, pub, worker_pull, worker_push, *timeout = rest
+        options = {"heartbeat_timeout": float(timeout[0])} if timeout else {}
+        Master(name, pull, pub, worker_pull, worker_push, db, **options).start()
     elif role == "worker":
         NamedWorker(name, rest[0]).start()
     elif role == "forgetful":

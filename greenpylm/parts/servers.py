@@ -170,13 +170,13 @@ class ServerTemplate:
         self._stopping = True
         try:
             self._stop(self.stop_timeout if timeout is None else timeout)
+            self.log.info("stopped")
         finally:
             self._stopping = False
             self._stopped.set()
         if self._runner is not None and self._runner is not gevent.getcurrent():
             self._runner.join(1)  # so that nothing of this server is left alive
         self._runner = None
-        self.log.info("stopped")
 
     def _stop(self, timeout: float) -> None:
         current = gevent.getcurrent()

@@ -157,7 +157,7 @@ class WorkerPushService(Outbound):
                 elif kind == link.BYE:
                     worker = self.workers.get(identity)
                     if worker is not None:
-                        self._lose(worker, "it left", expected=True)
+                        self._lose(worker, "left", expected=True)
                 else:
                     raise ProtocolError("bad-kind", "not a worker message")
             except ProtocolError as exc:
@@ -219,7 +219,7 @@ class WorkerPushService(Outbound):
         self.pending.extendleft(reversed(back))
         self.server.stats["redispatched"] += len(back)
         log = self.log.info if expected else self.log.warning
-        log("worker {} {}; {} messages it held go to the others", worker.name,
+        log("worker {} {}; the {} messages it held go to the others", worker.name,
             why if expected else f"lost ({why})", len(back))
         self._ready.set()
 
@@ -292,4 +292,4 @@ class WorkerConnection(Inbound):
             self.after_burst(wait=False)
             self._send([link.BYE], wait=False)
         except zmq.Again:
-            self.log.warning("the master is gone: could not say goodbye")
+            self.log.info("the master is gone: leaving without a goodbye")
