@@ -12,6 +12,7 @@ each message. Results reach the router through the server's
 """
 from __future__ import annotations
 
+import secrets
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -72,7 +73,9 @@ class WorkerPushService(Outbound):
         self.workers: dict[bytes, WorkerState] = {}
         self.pending: deque[Message] = deque()
         self.held: dict[int, tuple[bytes, Message]] = {}  # ticket -> (worker, message)
-        self._tickets = 0
+        # a random start: answers to tickets of an earlier run of this master
+        # (a restart) can never be taken for answers to this run's tickets
+        self._tickets = secrets.randbits(60)
         self._results: WorkerPullService | None = None
         self._busy_since = 0.0  # when the listener started on what it is handling
 
