@@ -93,11 +93,16 @@ class MethodRunner(ServerTemplate):
         """The user method called `method`, or None if clients may not call it:
         only functions defined on the classes (not callables stored on the
         instance), and none of greenpylm's own but those in `remote_methods`."""
-        if not method or method.startswith("_") or method in self._framework_names():
-            return None
-        if not any(method in vars(k) for k in type(self).__mro__):
-            return None
-        function = getattr(self, method, None)
+        allowed = type(self).__dict__.get("_allowed_cache")
+        if allowed is None:
+            allowed = type(self)._allowed_cache = {}
+        ok = allowed.get(method)
+        if ok is None:
+            ok = allowed[method] = (
+                bool(method) and not method.startswith("_")
+                and method not in self._framework_names()
+                and any(method in vars(k) for k in type(self).__mro__))
+        function = getattr(self, method, None) if ok else None
         return function if callable(function) else None
 
     @classmethod

@@ -10,3 +10,18 @@ def procs():
     yield started
     for p in started:
         p.stop()
+
+
+@pytest.fixture
+def running():
+    """Servers spawned in this process by a test; all stopped at its end."""
+    servers = []
+
+    def spawn(server):
+        server.spawn()
+        servers.append(server)
+        return server
+
+    yield spawn
+    for server in reversed(servers):
+        server.stop()

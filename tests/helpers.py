@@ -1,6 +1,7 @@
 """Shared test helpers: free loopback ports and server processes that clean up."""
 from __future__ import annotations
 
+import itertools
 import os
 import queue
 import socket
@@ -22,6 +23,14 @@ def free_port() -> int:
 
 def tcp(port: int) -> str:
     return f"tcp://127.0.0.1:{port}"
+
+
+_inproc_names = itertools.count()
+
+
+def inproc(tag: str) -> str:
+    """An inproc:// address no other test uses."""
+    return f"inproc://{tag}-{next(_inproc_names)}"
 
 
 class Proc:

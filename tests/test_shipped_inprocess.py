@@ -1,8 +1,6 @@
 """Shipped callables through Server, Pipeline and Master in one process."""
 from __future__ import annotations
 
-import itertools
-
 import pytest
 
 from greenpylm import RemoteError
@@ -10,28 +8,10 @@ from greenpylm.chained.client import LoopClient
 from greenpylm.chained.servers import LastServer, Server as ChainServer
 from greenpylm.clients import Client
 from greenpylm.servers import Master, Pipeline, Server, Worker
+from helpers import inproc
 
 pytestmark = pytest.mark.timeout(30)
-_n = itertools.count()
 KEY = "in-process key"
-
-
-def inproc(tag):
-    return f"inproc://{tag}-{next(_n)}"
-
-
-@pytest.fixture
-def running():
-    servers = []
-
-    def spawn(server):
-        server.spawn()
-        servers.append(server)
-        return server
-
-    yield spawn
-    for server in reversed(servers):
-        server.stop()
 
 
 def test_client_pipeline_entries_may_be_callables(running):

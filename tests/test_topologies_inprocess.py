@@ -1,7 +1,6 @@
 """Masters, workers, pipelines, hubs and sinks in one process over inproc://."""
 from __future__ import annotations
 
-import itertools
 from collections import Counter
 
 import pytest
@@ -9,28 +8,9 @@ import pytest
 from greenpylm import RemoteError
 from greenpylm.clients import Client
 from greenpylm.servers import Hub, Master, MuxWorker, Pipeline, Server, Sink, Worker
+from helpers import inproc
 
 pytestmark = pytest.mark.timeout(30)
-_counter = itertools.count()
-
-
-def inproc(tag: str) -> str:
-    return f"inproc://{tag}-{next(_counter)}"
-
-
-@pytest.fixture
-def running():
-    """Servers spawned by a test; all stopped at its end."""
-    servers = []
-
-    def spawn(server):
-        server.spawn()
-        servers.append(server)
-        return server
-
-    yield spawn
-    for server in reversed(servers):
-        server.stop()
 
 
 def master(cls=Master, name="master", **kw):

@@ -268,7 +268,10 @@ class WorkerConnection(Inbound):
 
     def deliver(self, messages: list[Message]) -> list:
         for message in messages:
+            before = len(self._results)
             super().deliver([message])
+            if len(self._results) == before:  # nothing came out: say so, the ticket is done
+                self._results.append(message.reply(dropped=True))
             self._done.append(message.ticket)  # after its results, in the same burst
         return []
 

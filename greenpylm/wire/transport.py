@@ -27,7 +27,11 @@ _plain_get = _PlainSocket.get
 
 def recv_frames(socket: Any) -> list[bytes]:
     """The frames of the next multipart message (waits cooperatively)."""
-    frames = [socket.recv()]
+    try:
+        first = _plain_recv(socket, _NOBLOCK)
+    except zmq.Again:
+        first = socket.recv()  # zmq.green's: waits for input
+    frames = [first]
     while _plain_get(socket, _RCVMORE):
         frames.append(_plain_recv(socket, _NOBLOCK))
     socket.get(_EVENTS)  # zmq.green's get (not getsockopt): wakes other waiters
@@ -37,17 +41,20 @@ def recv_frames(socket: Any) -> list[bytes]:
 def send_frames(socket: Any, frames: Sequence[Any], wait: bool = True) -> None:
     """Send `frames` as one multipart message; waits cooperatively while the
     socket cannot take it, or (with ``wait=False``) raises `zmq.Again`."""
-    first = 0 if wait else _NOBLOCK
     last = len(frames) - 1
-    if last == 0:
-        socket.send(frames[0], first)
-        return
-    socket.send(frames[0], first | _SNDMORE)
+    more = _SNDMORE if last else 0
+    try:
+        _plain_send(socket, frames[0], _NOBLOCK | more, True)
+    except zmq.Again:
+        if not wait:
+            raise
+        socket.send(frames[0], more)  # zmq.green's: waits for room
     for i in range(1, last):
         frame = frames[i]
         _plain_send(socket, frame, _NOBLOCK | _SNDMORE, len(frame) < COPY_THRESHOLD)
-    frame = frames[last]
-    _plain_send(socket, frame, _NOBLOCK, len(frame) < COPY_THRESHOLD)
+    if last:
+        frame = frames[last]
+        _plain_send(socket, frame, _NOBLOCK, len(frame) < COPY_THRESHOLD)
     socket.get(_EVENTS)
 
 
