@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from typing import Any, Callable, Iterable, Iterator
 
 import gevent
@@ -15,6 +16,8 @@ from .shipping.cache import DEFAULT_SIZE
 from .wire import ErrorRecord, Message
 
 BYTES = (bytes, bytearray, memoryview)
+FAN_OUT_YIELD = 100  # items of a fan-out between two yields to the hub
+BLOCK_THRESHOLD = 1.0  # seconds a step may hold the hub before it is reported
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_CONCURRENCY = 64
 
@@ -47,10 +50,14 @@ class MethodRunner(ServerTemplate):
     def __init__(self, name: str, log_level: int | str, messages: int = sys.maxsize,
                  pipelined: bool = False, key: bytes | str | None = None,
                  callable_cache_size: int = DEFAULT_SIZE,
-                 concurrency: int = DEFAULT_CONCURRENCY, **options: Any) -> None:
+                 concurrency: int = DEFAULT_CONCURRENCY,
+                 block_threshold: float = BLOCK_THRESHOLD, **options: Any) -> None:
         super().__init__(name, log_level, **options)
         #: messages handled at once (greenlets); 1: one at a time, in order
         self.concurrency = concurrency
+        #: a step that holds the hub longer than this (seconds) is reported
+        self.block_threshold = block_threshold
+        self._blockers: set[str] = set()
         self.seal = Seal(key, callable_cache_size)
         self.serves = name  # the server name steps must carry to run here
         self.pipelined = pipelined
@@ -179,10 +186,25 @@ class MethodRunner(ServerTemplate):
                                    f"(it has: {', '.join(self.methods())})")]
         label = getattr(function, "__qualname__", method) if shipped else method
         self._current.message = message
+        loop = gevent.get_hub().loop
+        iteration, start = loop.iteration, time.perf_counter()
         try:
             return self.outcome(message, label, offload.call(function, message.payload), shipped)
         except Exception as exc:
             return [self.failed(message, label, exc)]
+        finally:
+            held = time.perf_counter() - start
+            if held > self.block_threshold and loop.iteration == iteration:
+                self._held_the_hub(label, held)
+
+    def _held_the_hub(self, label: str, seconds: float) -> None:
+        """`label` ran for `seconds` without yielding: nothing else here ran meanwhile."""
+        self.stats["hub_blocked"] += 1
+        if label not in self._blockers:
+            self._blockers.add(label)
+            self.log.warning("{} held the hub for {:.1f} s: nothing else in this process ran "
+                             "meanwhile (mark CPU-bound steps with greenpylm.offload.in_thread); "
+                             "further ones are counted", label, seconds)
 
     def outcome(self, message: Message, label: str, result: Any, shipped: bool) -> list[Message]:
         """The messages for what a step returned.
@@ -212,7 +234,9 @@ class MethodRunner(ServerTemplate):
         """One message per item of `results` (same id: they answer the same call)."""
         out = []
         try:
-            for item in results:
+            for count, item in enumerate(results, 1):
+                if count % FAN_OUT_YIELD == 0:
+                    gevent.sleep(0)  # a long fan-out lets the rest of the server be served
                 if not shipped and not isinstance(item, BYTES):
                     out.append(self._fail(message.reply(), "TypeError",
                                           f"{label} yielded {type(item).__name__}, not bytes"))

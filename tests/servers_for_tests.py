@@ -39,6 +39,13 @@ class NamedWorker(Worker):
     def fail(self, payload: bytes) -> bytes:
         raise RuntimeError("worker failure")
 
+    def spin(self, payload: bytes) -> bytes:
+        """Pure-Python CPU work for `payload` seconds, holding the hub (no offload)."""
+        end = time.perf_counter() + float(payload)
+        while time.perf_counter() < end:
+            pass
+        return payload + b"|" + self.name.encode()
+
     def slow(self, payload: bytes) -> bytes:
         time.sleep(0.001)  # blocking (not patched): the worker is busy meanwhile
         return payload + b"|" + self.name.encode()

@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import secrets
 import time
+import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import gevent
+import zmq as plain_zmq
 import zmq.green as zmq
+from gevent import monkey
 from gevent.lock import Semaphore
 
 from ..wire import Message, ProtocolError
@@ -44,6 +47,7 @@ class WorkerState:
     name: str
     capacity: int
     last_seen: float
+    id: bytes = b""
     holds: set[int] = field(default_factory=set)  # tickets
 
     @property
@@ -70,7 +74,8 @@ class WorkerPushService(Outbound):
     def __init__(self, name: str, listen_address: str, **kw: Any) -> None:
         super().__init__(name, listen_address, **kw)
         self.heartbeat_timeout = float(self.options.get("heartbeat_timeout", HEARTBEAT_TIMEOUT))
-        self.workers: dict[bytes, WorkerState] = {}
+        self.workers: dict[bytes, WorkerState] = {}  # by the link's zmq identity
+        self.by_id: dict[bytes, WorkerState] = {}  # by the id in their hellos
         self.pending: deque[Message] = deque()
         self.held: dict[int, tuple[bytes, Message]] = {}  # ticket -> (worker, message)
         # a random start: answers to tickets of an earlier run of this master
@@ -170,14 +175,17 @@ class WorkerPushService(Outbound):
                 self._busy_since = 0.0
             self._ready.set()
 
-    def _hello(self, identity: bytes, capacity: int, name: str) -> None:
-        worker = self.workers.get(identity)
-        if worker is None:
-            self.workers[identity] = WorkerState(identity, name, max(1, capacity),
-                                                 time.monotonic())
+    def _hello(self, identity: bytes, capacity: int, role: int, name: str,
+               worker_id: bytes) -> None:
+        worker = self.by_id.get(worker_id)
+        if worker is not None and (role == link.ROLE_BEAT or worker.identity == identity):
+            worker.last_seen = time.monotonic()  # alive (its beat thread says so even when busy)
+        elif role == link.ROLE_LINK:
+            if worker is not None:  # the same worker on a new connection
+                self._lose(worker, "reconnected", expected=True)
+            worker = WorkerState(identity, name, max(1, capacity), time.monotonic(), worker_id)
+            self.workers[identity] = self.by_id[worker_id] = worker
             self.log.info("worker {} joined (capacity {})", name, capacity)
-        else:
-            worker.last_seen = time.monotonic()
 
     def _answered(self, identity: bytes, done: list[int], tickets: list[int],
                   results: list[Message]) -> None:
@@ -218,6 +226,8 @@ class WorkerPushService(Outbound):
     def _lose(self, worker: WorkerState, why: str, expected: bool = False) -> None:
         """Forget `worker`; what it held goes first in line for the others."""
         self.workers.pop(worker.identity, None)
+        if self.by_id.get(worker.id) is worker:
+            del self.by_id[worker.id]
         back = [self.held.pop(t)[1] for t in sorted(worker.holds) if t in self.held]
         self.pending.extendleft(reversed(back))
         self.server.stats["redispatched"] += len(back)
@@ -240,6 +250,7 @@ class WorkerConnection(Inbound):
     def __init__(self, name: str, listen_address: str, **kw: Any) -> None:
         super().__init__(name, listen_address, **kw)
         self.capacity = int(self.options.get("capacity", DEFAULT_CAPACITY))
+        self.worker_id = uuid.uuid4().bytes
         self._results: list[Message] = []  # results to send, each with its ticket
         self._done: list[int] = []  # tickets whose results are all in `_results`
         self._sending = Semaphore()
@@ -249,12 +260,19 @@ class WorkerConnection(Inbound):
         socket.setsockopt(zmq.IMMEDIATE, 1)  # nothing queued for a master that is not there
 
     def tasks(self) -> list:
-        return super().tasks() + [self.heartbeat]
+        return super().tasks() + [self.announce]
 
-    def heartbeat(self) -> None:
-        while True:
-            self._send(link.hello(self.capacity, self.server.name))
-            gevent.sleep(HEARTBEAT_INTERVAL)
+    def announce(self) -> None:
+        """Say hello on the work link now and then (a restarted master learns of
+        this worker so), and keep a heartbeat going from a real thread."""
+        beat = HeartbeatThread(self) if not self.listen_address.startswith("inproc://") else None
+        try:
+            while True:
+                self._send(link.hello(self.capacity, self.server.name, self.worker_id))
+                gevent.sleep(HEARTBEAT_INTERVAL)
+        finally:
+            if beat is not None:
+                beat.stop()
 
     def decode(self, frames: list) -> list[Message] | None:
         try:
@@ -299,3 +317,40 @@ class WorkerConnection(Inbound):
             self._send([link.BYE], wait=False)
         except zmq.Again:
             self.log.info("the master is gone: leaving without a goodbye")
+
+
+class HeartbeatThread:
+    """Heartbeats from a real OS thread, on a socket of its own.
+
+    The interpreter switches threads even while user code holds the hub (a
+    CPU-bound step), so a busy worker keeps saying it is alive; a frozen or
+    dead process says nothing, and its master hands its work to others.
+    Under monkey patching the thread is still a real one.
+    """
+
+    def __init__(self, part: WorkerConnection) -> None:
+        self._stopping = monkey.get_original("threading", "Event")()
+        frames = link.hello(part.capacity, part.server.name, part.worker_id, link.ROLE_BEAT)
+        context = plain_zmq.Context.shadow(part.server.context.underlying)
+        self._thread = monkey.get_original("threading", "Thread")(
+            target=self._beat, args=(context, part.listen_address, frames),
+            name=f"greenpylm-heartbeat-{part.server.name}", daemon=True)
+        self._thread.start()
+
+    def _beat(self, context: Any, address: str, frames: list) -> None:
+        socket = context.socket(plain_zmq.DEALER)
+        socket.setsockopt(plain_zmq.LINGER, 0)
+        socket.setsockopt(plain_zmq.SNDHWM, 2)
+        socket.connect(address)
+        try:
+            while not self._stopping.wait(HEARTBEAT_INTERVAL):
+                try:
+                    socket.send_multipart(frames, plain_zmq.NOBLOCK)
+                except plain_zmq.Again:
+                    pass  # no master right now: the next beat will tell
+        finally:
+            socket.close()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join(2)

@@ -8,7 +8,9 @@ drops the late answers of a ticket that was already answered.
 
     master -> worker   [WORK,    tickets, batch...]
     worker -> master   [RESULTS, done tickets, result tickets, batch...]
-                       [HELLO,   capacity u32, name]      (also the heartbeat)
+                       [HELLO,   capacity u32 + role u8, name, worker id]
+                       (role 'W': from the work link, announces the worker;
+                        role 'B': a heartbeat from the worker's beat thread)
                        [BYE]                               (leaving: hand my work back)
 """
 from __future__ import annotations
@@ -24,7 +26,9 @@ WORK = MAGIC + bytes((VERSION, ord("K")))
 RESULTS = MAGIC + bytes((VERSION, ord("R")))
 HELLO = MAGIC + bytes((VERSION, ord("H")))
 BYE = MAGIC + bytes((VERSION, ord("Y")))
-_CAPACITY = struct.Struct(">I")
+_HELLO = struct.Struct(">IB")
+ROLE_LINK = ord("W")
+ROLE_BEAT = ord("B")
 
 
 def pack_tickets(tickets: Sequence[int]) -> bytes:
@@ -47,8 +51,8 @@ def results(done: Sequence[int], tickets: Sequence[int], batch: list) -> list:
     return [RESULTS, pack_tickets(done), pack_tickets(tickets)] + batch
 
 
-def hello(capacity: int, name: str) -> list:
-    return [HELLO, _CAPACITY.pack(capacity), name.encode()]
+def hello(capacity: int, name: str, worker: bytes, role: int = ROLE_LINK) -> list:
+    return [HELLO, _HELLO.pack(capacity, role), name.encode(), worker]
 
 
 def parse_work(frames: Sequence[bytes], max_frame: int) -> tuple[list[int], list[Message]]:
@@ -75,11 +79,15 @@ def parse_results(frames: Sequence[bytes], max_frame: int
     return done, tickets, messages
 
 
-def parse_hello(frames: Sequence[bytes]) -> tuple[int, str]:
-    if len(frames) != 3 or len(frames[1]) != _CAPACITY.size:
-        raise ProtocolError("bad-hello", "expected [HELLO, capacity u32, name]")
+def parse_hello(frames: Sequence[bytes]) -> tuple[int, int, str, bytes]:
+    """Capacity, role, name and worker id of a HELLO message."""
+    if len(frames) != 4 or len(frames[1]) != _HELLO.size:
+        raise ProtocolError("bad-hello", "expected [HELLO, capacity u32 + role u8, name, id]")
+    capacity, role = _HELLO.unpack(frames[1])
+    if role not in (ROLE_LINK, ROLE_BEAT):
+        raise ProtocolError("bad-hello", f"unknown role {role}")
     try:
         name = frames[2].decode()
     except UnicodeDecodeError:
         raise ProtocolError("bad-utf8", "worker name is not UTF-8") from None
-    return _CAPACITY.unpack(frames[1])[0], name
+    return capacity, role, name, bytes(frames[3])
