@@ -65,3 +65,15 @@ def test_server_and_client_share_one_hub_without_threads():
         assert sum(1 for _ in results) == 5000
         assert set(threading.enumerate()) <= before
     server.stop()
+
+
+def test_gevent_spawn_of_start_runs_a_server_inside_an_app():
+    import gevent
+
+    db, pull, pub = addresses("spawned")
+    server = Upper("spawned", db, pull, pub)
+    greenlet = gevent.spawn(server.start)
+    with Client("spawned", db) as client:
+        assert client.eval("spawned.up", b"inside", timeout=5) == b"INSIDE"
+    server.stop()
+    assert greenlet.join(5) is None and greenlet.dead and not server.running

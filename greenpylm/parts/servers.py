@@ -144,8 +144,11 @@ class ServerTemplate:
         asks it to stop gracefully: then it stops intake, finishes or hands
         back the work it holds, and returns."""
         runner = self.spawn()
+        # signals belong to the program: take them only when it runs this server
+        # from its main greenlet (not under gevent.spawn inside an application)
+        main = gevent.getcurrent().parent is None
         handlers = [gevent.signal_handler(number, self._stop_on_signal, number)
-                    for number in (signal.SIGTERM, signal.SIGINT)]
+                    for number in (signal.SIGTERM, signal.SIGINT)] if main else []
         try:
             runner.join()
         finally:
