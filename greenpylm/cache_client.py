@@ -1,13 +1,14 @@
 """Access to a server's cache service, shared by clients and workers."""
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Any
 
 import zmq.green as zmq
 from gevent.lock import Semaphore
 
-from .log import get_logger
+from .log import Occurrences, get_logger
 from .wire import CallTimeout, Message, MissingKeyError, ProtocolError, decode, encode
 from .wire.transport import deadline_after, recv_frames, send_frames, wait_readable
 
@@ -28,14 +29,21 @@ class CacheClient:
         self.sender = sender
         self.prefix = prefix
         self.log = log or get_logger(server_name, "cache-client")
+        self.problems = Occurrences(self.log)
         self._socket: Any = None
         self._busy = Semaphore()  # one request at a time on the socket
 
     def request(self, operation: str, key: str, value: bytes = b"",
                 timeout: float | None = None) -> bytes:
         """Ask the cache service for `operation` on `key` (not prefixed); its answer."""
-        with self._busy:
-            return self._request(operation, key, value, deadline_after(timeout), timeout)
+        deadline = deadline_after(timeout)
+        if not self._busy.acquire(timeout=timeout):
+            raise CallTimeout(f"the cache client of {self.db_address} stayed busy for {timeout}s")
+        try:
+            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+            return self._request(operation, key, value, deadline, remaining)
+        finally:
+            self._busy.release()
 
     def _request(self, operation: str, key: str, value: bytes, deadline: float | None,
                  timeout: float | None) -> bytes:
@@ -53,7 +61,7 @@ class CacheClient:
             try:
                 replies = decode(frames[1:])
             except ProtocolError as exc:
-                self.log.warning("ignoring a malformed cache reply: {}", exc)
+                self.problems.note(exc.kind, "ignoring a malformed cache reply: {}", exc)
                 continue
             for reply in replies:
                 if reply.id != request.id:

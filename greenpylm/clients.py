@@ -20,7 +20,7 @@ from gevent.event import Event
 from gevent.lock import Semaphore
 
 from .patching import check_patch_order
-from .log import DEFAULT_LEVEL, get_logger, setup
+from .log import DEFAULT_LEVEL, Occurrences, get_logger, setup
 from .cache_client import CacheClient
 from .calls import Call, Dispatcher, Step
 from .shipping import Seal
@@ -66,6 +66,7 @@ class Client:
         label = f"client:{server_name}"
         setup(label, logging_level)
         self.log = get_logger(label, "client")
+        self.problems = Occurrences(self.log)
         check_patch_order(self.log)
         self.cache_client = CacheClient(server_name, db_address, self.context, self.uuid,
                                         prefix=session or "", log=self.log)
@@ -79,7 +80,10 @@ class Client:
     # -- connections ------------------------------------------------------
     def _connect(self, deadline: float | None) -> None:
         """Fetch missing addresses, connect, wait for the server's welcome."""
-        with self._connecting:
+        timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+        if not self._connecting.acquire(timeout=timeout):
+            raise CallTimeout(f"another greenlet is still connecting to {self.server_name!r}")
+        try:
             if self._push is None:
                 if not (self.push_address and self.sub_address) and self.this_config:
                     raise ValueError("this_config=True needs both push_address and sub_address")
@@ -102,6 +106,8 @@ class Client:
             if not self._welcomed.wait(timeout):
                 raise CallTimeout(f"no welcome from the server's publisher at {self.sub_address} "
                                   f"within {timeout}s (is the server up?)")
+        finally:
+            self._connecting.release()
 
     def _config(self, key: str, deadline: float | None) -> str:
         timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
@@ -206,4 +212,4 @@ class Client:
             try:
                 return decode(frames[1:])
             except ProtocolError as exc:
-                self.log.warning("ignoring a malformed result: {}", exc)
+                self.problems.note(exc.kind, "ignoring a malformed result: {}", exc)

@@ -11,6 +11,7 @@ sink filtering on ``record['extra'].get('greenpylm')``.
 from __future__ import annotations
 
 import sys
+from collections import Counter
 from typing import Any
 
 from loguru import logger
@@ -66,3 +67,16 @@ def setup(server: str = "", level: int | str = DEFAULT_LEVEL, sink: Any = sys.st
 def get_logger(server: str, part: str = "-"):
     """A loguru logger bound to `server` and `part`."""
     return logger.bind(greenpylm=True, server=server or "-", part=part)
+
+
+class Occurrences:
+    """Counts events by kind and logs only the first of each kind (no line per message)."""
+
+    def __init__(self, log: Any) -> None:
+        self.log = log
+        self.counts: Counter = Counter()
+
+    def note(self, kind: str, text: str, *args: Any) -> None:
+        self.counts[kind] += 1
+        if self.counts[kind] == 1:
+            self.log.warning(text + " (further ones are only counted)", *args)

@@ -9,7 +9,7 @@ from gevent.lock import Semaphore
 
 from ..cache_client import CacheClient
 from ..calls import Call, Dispatcher, Step
-from ..log import DEFAULT_LEVEL, get_logger, setup
+from ..log import DEFAULT_LEVEL, Occurrences, get_logger, setup
 from ..shipping import Seal
 from ..wire import Message, ProtocolError, decode
 from ..wire.transport import recv_frames, send_frames
@@ -40,6 +40,7 @@ class LoopClient:
         label = f"loop-client:{server_name or push_address}"
         setup(label, logging_level)
         self.log = get_logger(label, "client")
+        self.problems = Occurrences(self.log)
         self.cache_client = CacheClient(server_name, db_address, self.context, self.uuid,
                                         log=self.log) if db_address else None
         self._push = self.context.socket(zmq.PUSH)
@@ -93,7 +94,7 @@ class LoopClient:
             try:
                 return decode(recv_frames(self._pull))
             except ProtocolError as exc:
-                self.log.warning("ignoring a malformed result: {}", exc)
+                self.problems.note(exc.kind, "ignoring a malformed result: {}", exc)
 
     # -- the first server's cache -----------------------------------------
     def _cache(self) -> CacheClient:
