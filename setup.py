@@ -10,6 +10,9 @@ setup(
     packages=find_packages(include=["greenpylm", "greenpylm.*"]),
     python_requires=">=3.11",
     install_requires=[line.strip() for line in open("requirements.txt") if line.strip()],
-    extras_require={"test": ["pytest>=7", "pytest-timeout>=2.1", "hypothesis>=6"]},
+    extras_require={
+        "progress": ["tqdm>=4"],
+        "test": ["pytest>=7", "pytest-timeout>=2.1", "hypothesis>=6", "tqdm>=4"],
+    },
     license="MIT",
 )

@@ -23,6 +23,7 @@ from .patching import check_patch_order
 from .log import DEFAULT_LEVEL, Occurrences, get_logger, setup
 from .cache_client import CacheClient
 from .calls import Call, Dispatcher, Step
+from .progress import progress_bar
 from .shipping import Seal
 from .wire import CallTimeout, Message, ProtocolError, decode
 from .wire.frames import TAG_WELCOME
@@ -157,17 +158,24 @@ class Client:
 
     def job(self, function: Function, generator: Iterable[Any], messages: int = sys.maxsize,
             cache: str = "", *, timeout: float | None = None, ordered: bool = False,
-            with_input: bool = False) -> Iterator[Any]:
+            with_input: bool = False, progress: bool = False) -> Iterator[Any]:
         """Send every payload of `generator` to `function`; yield results as they come.
 
         The job ends after `messages` results (pylm's way; give it when a step
         fans out, as scatter and MuxWorker do) or, when `messages` is not
         given, once every message sent has been answered or dropped.
         `timeout` bounds the wait for each next result; `ordered` yields
-        results in input order; `with_input` yields ``(input, result)`` pairs.
+        results in input order; `with_input` yields ``(input, result)`` pairs;
+        `progress` shows a progress bar on a terminal (with tqdm if installed:
+        ``pip install greenpylm[progress]``), and nothing when stderr is not one.
         """
-        return self._call(function, cache, timeout).run(generator, messages, timeout, keep_drops=False,
-                                               ordered=ordered, with_input=with_input)
+        results = self._call(function, cache, timeout).run(
+            generator, messages, timeout, keep_drops=False, ordered=ordered, with_input=with_input)
+        if not progress:
+            return results
+        total = messages if messages != sys.maxsize else (
+            len(generator) if hasattr(generator, "__len__") else None)
+        return progress_bar(results, total)
 
     def _call(self, function: Function, cache: str, timeout: float | None) -> Call:
         self._connect(deadline_after(timeout))
