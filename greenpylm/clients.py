@@ -221,3 +221,10 @@ class Client:
                 return decode(frames[1:])
             except ProtocolError as exc:
                 self.problems.note(exc.kind, "ignoring a malformed result: {}", exc)
+
+
+def client_of(server: Any) -> Client:
+    """A client of `server` itself (in its process, its context), found through
+    its cache service: what an HTTP gateway part of that server calls it with."""
+    return Client(server.name, server.cache["db_address"].decode(),
+                  logging_level=server.log_level, context=server.context)

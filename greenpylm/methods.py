@@ -10,6 +10,7 @@ import gevent
 import gevent.local
 
 from . import offload
+from .clients import client_of
 from .parts.servers import ServerTemplate
 from .shipping import CodeRefused, Seal
 from .shipping.cache import DEFAULT_SIZE
@@ -59,6 +60,7 @@ class MethodRunner(ServerTemplate):
         self.block_threshold = block_threshold
         self._blockers: set[str] = set()
         self.seal = Seal(key, callable_cache_size)
+        self.client_factory = client_of
         self.serves = name  # the server name steps must carry to run here
         self.pipelined = pipelined
         self.messages = messages

@@ -18,6 +18,7 @@ from typing import Any, Iterable
 import gevent
 
 from .cache_client import CacheClient
+from .clients import client_of
 from .log import DEFAULT_LEVEL
 from .methods import MethodRunner
 from .parts.connections import SubConnection
@@ -121,6 +122,7 @@ class BaseMaster(ServerTemplate):
                  pub_address: str, options: dict) -> None:
         super().__init__(name, log_level, **options)
         self.pipelined = pipelined
+        self.client_factory = client_of
         gather = self.register_inbound(WorkerPullService, "WorkerPull", worker_pull_address,
                                        route="Pub", **options)
         push = self.register_outbound(WorkerPushService, "WorkerPush", worker_push_address,
