@@ -14,5 +14,6 @@ setup(
         "progress": ["tqdm>=4"],
         "test": ["pytest>=7", "pytest-timeout>=2.1", "hypothesis>=6", "tqdm>=4"],
     },
+    entry_points={"console_scripts": ["greenpylm = greenpylm.cli:main"]},
     license="MIT",
 )
