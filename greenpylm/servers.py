@@ -22,6 +22,7 @@ from .clients import client_of
 from .log import DEFAULT_LEVEL
 from .methods import MethodRunner
 from .parts.connections import SubConnection
+from .parts.http import HttpService
 from .parts.servers import ServerTemplate
 from .parts.services import CacheService, PubService, PullService
 from .parts.workers import WorkerConnection, WorkerPullService, WorkerPushService
@@ -236,3 +237,22 @@ class MuxWorker(Worker):
     payloads: each goes back to the master as a result of its own."""
 
     fans_out = True
+
+
+class HttpWorker(MethodRunner):
+    """A worker whose methods are served over HTTP (pylm's HttpConnection idea):
+    a master reaches it through `greenpylm.parts.http.HttpConnection`.
+
+    `serves`: the server name the steps it runs carry (a master's); without
+    it, any server name is accepted (the URL decides what reaches it).
+    """
+
+    def __init__(self, name: str, listen_address: str = "http://127.0.0.1:0",
+                 serves: str | None = None, log_level: int | str = DEFAULT_LEVEL,
+                 messages: int = sys.maxsize, **options: Any) -> None:
+        super().__init__(name, log_level, messages, **options)
+        if serves:
+            self.serves = serves
+        else:
+            self.checks_server_name = False
+        self.register_bypass(HttpService, "Http", listen_address, **options)

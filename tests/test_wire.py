@@ -142,3 +142,15 @@ def test_fixed_header_layout_is_stable():
     flags, stage, mid, *lengths = struct.unpack_from(">BI16s6H", encode_header(m))
     assert (flags, stage, mid, lengths) == (0, 7, bytes(range(16)), [0, 1, 3, 0, 0, 0])
     assert FLAG_ERROR == 1
+
+
+def test_the_api_reference_is_up_to_date():
+    """docs/api.md is made from the docstrings: regenerate it with docs/make_api.py."""
+    import importlib.util
+
+    from helpers import ROOT
+    spec = importlib.util.spec_from_file_location("make_api", ROOT / "docs" / "make_api.py")
+    make_api = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make_api)
+    assert (ROOT / "docs" / "api.md").read_text() == make_api.render()
+    assert "(no docstring)" not in make_api.render()

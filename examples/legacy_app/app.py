@@ -35,5 +35,7 @@ def application(environ, start_response):
 
 
 if __name__ == "__main__":
+    server = WSGIServer(("127.0.0.1", HTTP_PORT), application, log=None)
+    server.start()  # bound and listening from here on
     print(f"serving on http://127.0.0.1:{HTTP_PORT}/square?n=12", flush=True)
-    WSGIServer(("127.0.0.1", HTTP_PORT), application, log=None).serve_forever()
+    server.serve_forever()

@@ -115,6 +115,7 @@ class LoopClient:
         return self._cache().delete(key, timeout=timeout)
 
     def close(self) -> None:
+        """Close the client's sockets (and free its pull address)."""
         self._dispatcher.stop()
         for socket in (self._push, self._pull):
             socket.close()

@@ -57,12 +57,15 @@ class Router:
         self.parts: dict[str, "Outbound"] = {}
 
     def register_inbound(self, name: str, route: str = "", block: bool = False, log: str = "") -> None:
+        """Inbound part `name` sends to outbound part `route`; with `block` it gets the feedback."""
         self.inbound[name] = RouteEntry(route, block, log)
 
     def register_outbound(self, name: str, route: str = "", log: str = "") -> None:
+        """Outbound part `name`; its feedback, if any, is rerouted to outbound part `route`."""
         self.outbound[name] = RouteEntry(route, False, log)
 
     def attach(self, part: "Outbound") -> None:
+        """Know the outbound part that routes name."""
         self.parts[part.name] = part
 
     def check(self) -> None:
@@ -115,6 +118,7 @@ class Part:
 
     # -- life cycle -------------------------------------------------------
     def attach(self, server: "ServerTemplate") -> None:
+        """Join `server` (router, cache, stats, logger names) before opening."""
         self.server = server
         self.log = get_logger(server.name, self.name)
 
@@ -144,6 +148,7 @@ class Part:
         return [self.run]
 
     def run(self) -> None:
+        """The body of the part's main greenlet."""
         raise NotImplementedError
 
     def flush(self, timeout: float) -> None:
@@ -266,9 +271,11 @@ class Inbound(Part):
         return [self.run] + [self._handle_queue] * self.concurrency
 
     def scatter(self, message: Message) -> Iterable[Message]:
+        """The messages to route for one received message (the hook masters override)."""
         yield message
 
     def handle_feedback(self, feedback: Message | None) -> Message | None:
+        """What a blocking part makes of the feedback of the part it routed to."""
         return feedback
 
     def deliver(self, messages: list[Message]) -> list[Message | None]:
@@ -303,6 +310,7 @@ class Inbound(Part):
         self.server.router.flush()
 
     def run(self) -> None:
+        """Receive batches and hand their messages on (to the handlers, with concurrency)."""
         socket = self.socket
         stats = self.server.stats
         queue = self._queue
@@ -374,6 +382,7 @@ class Outbound(Part):
         socket.setsockopt(zmq.LINGER, LINGER_MS)
 
     def handle(self, message: Message) -> Message | None:
+        """Take one message from the router (queued for sending); no feedback."""
         self.post(message)
         return None
 
@@ -391,6 +400,7 @@ class Outbound(Part):
         yield self.encode(items)
 
     def run(self) -> None:
+        """Send what producers queue, whenever they do not send it themselves."""
         while True:
             self._ready.wait()
             self._ready.clear()

@@ -49,7 +49,7 @@ DEFAULT_CONNECTIONS = 10_000
 DEFAULT_STOP_TIMEOUT = 2.0
 NOT_FOUND_TYPES = ("UnknownMethod", "WrongServer")
 
-_REASONS = {200: "OK", 204: "No Content", 400: "Bad Request", 404: "Not Found",
+REASONS = {200: "OK", 204: "No Content", 400: "Bad Request", 404: "Not Found",
             405: "Method Not Allowed", 413: "Payload Too Large",
             500: "Internal Server Error", 503: "Service Unavailable", 504: "Gateway Timeout"}
 
@@ -72,22 +72,24 @@ def parse_http_address(address: str) -> tuple[str, int]:
         raise ValueError(f"bad port in {address!r}") from None
 
 
-class _DebugLog:
+class DebugLog:
     """What pywsgi writes (connection errors, bad requests) goes to DEBUG, not stderr."""
 
     def __init__(self, log: Any) -> None:
         self.log = log
 
     def write(self, text: str) -> None:
+        """pywsgi's error log, written to the part's logger at DEBUG."""
         text = text.rstrip()
         if text:
             self.log.debug("pywsgi: {}", text)
 
     def flush(self) -> None:
+        """Nothing to flush: loguru writes as it goes."""
         pass
 
 
-class _NoDelayHandler(WSGIHandler):
+class NoDelayHandler(WSGIHandler):
     """pywsgi sends a response's headers and body in two writes: without
     TCP_NODELAY, Nagle holds the body back until the peer's delayed ACK
     (some 40 ms per request on a keep-alive connection)."""
@@ -125,7 +127,7 @@ class HttpGateway(BypassInbound):
         self._stopping = False
         wsgi = WSGIServer((self.host, self.port), self.application,
                           spawn=Pool(self.connections), log=None,
-                          error_log=_DebugLog(self.log), handler_class=_NoDelayHandler)
+                          error_log=DebugLog(self.log), handler_class=NoDelayHandler)
         wsgi.init_socket()  # binds and listens now
         self.wsgi = wsgi
         host, port = wsgi.socket.getsockname()[:2]
@@ -178,6 +180,7 @@ class HttpGateway(BypassInbound):
         return self.client
 
     def application(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        """The WSGI application that answers each request."""
         self._in_flight += 1
         self._idle.clear()
         try:
@@ -189,7 +192,7 @@ class HttpGateway(BypassInbound):
         if self._stopping:
             headers.append(("Connection", "close"))
         headers.append(("Content-Length", str(len(body))))
-        start_response(f"{status} {_REASONS.get(status, '')}", headers)
+        start_response(f"{status} {REASONS.get(status, '')}", headers)
         return [body]
 
     def respond(self, environ: dict) -> tuple[int, list, bytes]:
@@ -248,5 +251,6 @@ class HttpGateway(BypassInbound):
     @staticmethod
     def error(status: int, kind: str, message: str, traceback: str = "",
               extra: list | None = None) -> tuple[int, list, bytes]:
+        """A JSON error response: status, headers, body."""
         body = json.dumps({"error": kind, "message": message, "traceback": traceback}).encode()
         return status, [("Content-Type", "application/json"), *(extra or [])], body

@@ -50,9 +50,11 @@ class CacheService(RequestReplyPart, BypassInbound):
     bind = True
 
     def answer(self, messages: list[Message]) -> list[Message]:
+        """One reply per request."""
         return [self.apply(m) for m in messages]
 
     def apply(self, request: Message) -> Message:
+        """The reply to one cache request."""
         cache = self.server.cache
         operation = request.function.rpartition(".")[2]
         key = request.cache

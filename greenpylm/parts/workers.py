@@ -151,6 +151,7 @@ class WorkerPushService(Outbound):
 
     # -- the workers' side -------------------------------------------------
     def listen(self) -> None:
+        """Read what workers send: hellos, results, goodbyes."""
         socket = self.socket
         while True:
             frames = recv_frames(socket)
@@ -215,6 +216,7 @@ class WorkerPushService(Outbound):
             self._idle.set()
 
     def watch(self) -> None:
+        """Declare lost the workers not heard from for `heartbeat_timeout`."""
         while True:
             gevent.sleep(self.heartbeat_timeout / 4)
             if self._busy_since and time.monotonic() - self._busy_since > self.heartbeat_timeout / 4:
@@ -352,5 +354,6 @@ class HeartbeatThread:
             socket.close()
 
     def stop(self) -> None:
+        """End the beats; the master will declare this worker lost unless it says goodbye."""
         self._stopping.set()
         self._thread.join(2)

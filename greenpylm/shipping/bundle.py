@@ -52,6 +52,7 @@ class Bundle:
 
     @staticmethod
     def encode(shipped: list[Shipped]) -> bytes:
+        """The bundle frame carrying `shipped`."""
         return b"".join(_ENTRY.pack(s.digest, len(s.code)) + s.code for s in shipped)
 
     @staticmethod

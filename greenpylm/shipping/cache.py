@@ -32,6 +32,7 @@ class CallableCache:
         self.loaded = 0  # callables unpickled so far (each code frame entry once)
 
     def add(self, entries: Iterable[Shipped]) -> None:
+        """Unpickle and keep `entries` (checked code only: see `Seal.open`)."""
         for entry in entries:
             if entry.digest in self._callables:
                 self._callables.move_to_end(entry.digest)
@@ -49,6 +50,7 @@ class CallableCache:
                 self._callables.popitem(last=False)
 
     def get(self, digest: bytes) -> Callable[..., Any] | None:
+        """The callable named `digest`, or None if not held."""
         function = self._callables.get(digest)
         if function is not None:
             self._callables.move_to_end(digest)

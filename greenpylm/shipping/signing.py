@@ -34,9 +34,11 @@ class Signer:
         self._key = resolve_key(key)
 
     def sign(self, data: bytes) -> bytes:
+        """The HMAC-SHA256 of `data`."""
         return hmac.digest(self._key, data, "sha256")
 
     def verify(self, data: bytes, signature: bytes) -> bool:
+        """Whether `signature` is this key's signature of `data` (in constant time)."""
         return hmac.compare_digest(hmac.digest(self._key, data, "sha256"), signature)
 
 

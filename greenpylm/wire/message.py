@@ -27,6 +27,7 @@ class ErrorRecord:
         return cls(type(exc).__name__, str(exc), text)
 
     def to_bytes(self) -> bytes:
+        """The error frame: UTF-8 JSON with keys type, message, traceback."""
         return json.dumps(
             {"type": self.type, "message": self.message, "traceback": self.traceback}
         ).encode("utf-8")
@@ -43,6 +44,7 @@ class ErrorRecord:
         return record
 
     def to_exception(self) -> RemoteError:
+        """The `RemoteError` a client raises for this record."""
         return RemoteError(self.type, self.message, self.traceback)
 
 

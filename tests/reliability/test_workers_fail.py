@@ -6,7 +6,6 @@ import signal
 import time
 from collections import Counter
 
-import gevent
 import pytest
 
 from greenpylm import CallTimeout
@@ -100,7 +99,10 @@ def test_a_worker_stopped_with_sigterm_finishes_and_exits_zero(procs):
     assert workers[0].popen.wait(20) == 0
     out = workers[0].drain()
     assert "SIGTERM: stopping intake" in out and "stopped" in out
-    master.wait_for("worker leaving left")
+    # its goodbye, or its vanished connection if the master tried it first:
+    # either way what it held went to the others (and nothing was lost, above)
+    line = master.wait_for("worker leaving l")
+    assert "left" in line or "unreachable" in line
 
 
 def test_a_master_restarted_mid_job_never_leaves_the_client_hanging(procs):

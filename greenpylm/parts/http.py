@@ -1,0 +1,406 @@
+"""Workers over HTTP (pylm's ``HttpConnection`` idea), the gevent way.
+
+Two parts:
+
+`HttpService` (bypass, inbound) serves a server's ``execute`` over HTTP, on
+`gevent.pywsgi`; it is what makes a `MethodRunner` an HTTP worker::
+
+    worker.register_bypass(HttpService, "Http", "http://127.0.0.1:8081")
+
+`HttpConnection` (standard, outbound) is a master's side, registered in
+place of the worker push: it POSTs each message it is handed to one of its
+workers' URLs (round robin) and routes the answer on as the result::
+
+    server.register_inbound(PullService, "Pull", pull, route="HttpWorkers")
+    server.register_outbound(HttpConnection, "HttpWorkers",
+                             "http://127.0.0.1:8081 http://127.0.0.1:8082",
+                             results="Pub")
+    server.register_outbound(PubService, "Pub", pub)
+
+The HTTP exchange is language-neutral, so a worker may be written in
+anything that speaks HTTP:
+
+- request: ``POST /`` (any path), the body is the payload; header
+  ``X-Greenpylm-Function`` is the message's ``function`` (``server.method``,
+  or several separated by spaces) and ``X-Greenpylm-Stage`` the index of the
+  step to run (0 when absent);
+- answer: ``200`` with the new payload as the body; ``204`` when the step
+  dropped the message; otherwise a JSON error record
+  ``{"type": ..., "message": ..., "traceback": ...}`` (``404`` for
+  ``UnknownMethod``/``WrongServer``, ``400`` for a bad request, ``500`` for
+  an error raised by the step), which the client raises as `RemoteError`.
+
+Only the payload, function and stage travel: the master keeps the rest of
+the message (id, client, pipeline...) and puts the answer in its reply.
+Shipped callables (steps ``server.@digest``) cannot travel over HTTP: they
+get an error record at once. A step that fans out (several results) is
+answered with an error too.
+
+Both sides are greenlets on gevent sockets, never threads: the server with
+`gevent.pywsgi`, the client with `http.client` over `gevent.socket`
+connections (kept alive and reused, one request at a time each).
+"""
+from __future__ import annotations
+
+import http.client
+import itertools
+import socket
+import time
+from collections import deque
+from typing import Any, Callable, Iterable
+
+import gevent.socket
+from gevent.event import Event
+from gevent.pool import Pool
+from gevent.pywsgi import WSGIServer
+
+from ..log import Occurrences
+from ..wire import ErrorRecord, Message
+from .core import BypassInbound, Outbound
+from .gateways import REASONS, NOT_FOUND_TYPES, DebugLog, NoDelayHandler, parse_http_address
+
+FUNCTION_HEADER = "X-Greenpylm-Function"
+STAGE_HEADER = "X-Greenpylm-Stage"
+DEFAULT_MAX_BODY = 16 * 1024 * 1024
+DEFAULT_CONNECTIONS = 10_000
+DEFAULT_STOP_TIMEOUT = 2.0
+DEFAULT_CONCURRENCY = 100   # requests a master's HttpConnection has in flight at once
+DEFAULT_TIMEOUT = 30.0      # seconds one request may take
+
+
+def error_body(record: ErrorRecord) -> bytes:
+    """The JSON body that carries `record` (``{"type", "message", "traceback"}``)."""
+    return record.to_bytes()
+
+
+# -- the worker's side ------------------------------------------------------
+class HttpService(BypassInbound):
+    """Serves ``POST /`` by running the server's ``execute(message)``.
+
+    Options: `execute` (a function message -> list of result messages; the
+    server's ``execute`` by default), `max_body` (bytes, 16 MiB),
+    `connections` (10,000), `stop_timeout` (seconds in-flight requests get
+    to finish when the server stops, 2).
+
+    The address is ``http://host:port``; port ``0`` or ``*`` takes a free
+    port, and `listen_address` then names the port taken.
+    """
+
+    def __init__(self, name: str, listen_address: str, **kw: Any) -> None:
+        super().__init__(name, listen_address, **kw)
+        self.host, self.port = parse_http_address(listen_address)
+        self.max_body = int(self.options.get("max_body", DEFAULT_MAX_BODY))
+        self.connections = int(self.options.get("connections", DEFAULT_CONNECTIONS))
+        self.stop_timeout = float(self.options.get("stop_timeout", DEFAULT_STOP_TIMEOUT))
+        self.wsgi: WSGIServer | None = None
+        self.execute: Callable[[Message], list[Message]] | None = None
+        self.problems: Occurrences | None = None
+        self._stopping = False
+        self._in_flight = 0
+        self._idle = Event()
+        self._idle.set()
+
+    # -- life cycle -------------------------------------------------------
+    def open(self, context: Any) -> None:
+        """Bind the HTTP listener (a busy port fails the server's spawn)."""
+        self.execute = self.options.get("execute") or getattr(self.server, "execute", None)
+        if self.execute is None:
+            raise ValueError(f"{self.name} needs a server with an execute method "
+                             "(a MethodRunner) or the option execute")
+        self.problems = Occurrences(self.log)
+        self._stopping = False
+        wsgi = WSGIServer((self.host, self.port), self.application,
+                          spawn=Pool(self.connections), log=None,
+                          error_log=DebugLog(self.log), handler_class=NoDelayHandler)
+        wsgi.init_socket()  # binds and listens now
+        self.wsgi = wsgi
+        host, port = wsgi.socket.getsockname()[:2]
+        shown = f"[{host}]" if ":" in host else host
+        self.listen_address = f"http://{shown}:{port}"
+        self.log.debug("bound {}", self.listen_address)
+
+    def tasks(self) -> list:
+        return [self.run]
+
+    def run(self) -> None:
+        """Serve until the server stops (the accept loop is the listener's own greenlet)."""
+        self.wsgi.start()
+        self.log.info("serving HTTP on {}", self.listen_address)
+        try:
+            Event().wait()
+        finally:
+            self._stopping = True
+            if self.wsgi is not None:
+                self.wsgi.close()  # no new connections; requests in hand finish in close()
+
+    def drain(self, timeout: float) -> None:
+        self._idle.wait(timeout)
+
+    def close(self) -> None:
+        """Let in-flight requests finish (up to `stop_timeout`), then close every
+        connection and the listener; the port is free when this returns."""
+        wsgi, self.wsgi = self.wsgi, None
+        self._stopping = True
+        if wsgi is not None:
+            wsgi.close()
+            self._idle.wait(self.stop_timeout)
+            wsgi.stop(timeout=0)  # kills idle keep-alive connections
+
+    # -- requests ---------------------------------------------------------
+    def application(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        """The WSGI application: one step per POST."""
+        self._in_flight += 1
+        self._idle.clear()
+        try:
+            status, headers, body = self.respond(environ)
+        finally:
+            self._in_flight -= 1
+            if not self._in_flight:
+                self._idle.set()
+        if self._stopping:
+            headers.append(("Connection", "close"))
+        headers.append(("Content-Length", str(len(body))))
+        start_response(f"{status} {REASONS.get(status, '')}", headers)
+        return [body]
+
+    def respond(self, environ: dict) -> tuple[int, list, bytes]:
+        """The status, headers and body that answer one request."""
+        if environ.get("REQUEST_METHOD") != "POST":
+            return self.error(405, ErrorRecord(
+                "MethodNotAllowed", f"{environ.get('REQUEST_METHOD')} is not allowed; use POST"),
+                extra=[("Allow", "POST")])
+        function = environ.get("HTTP_X_GREENPYLM_FUNCTION", "").strip()
+        if not function:
+            return self.error(400, ErrorRecord("BadRequest", f"no {FUNCTION_HEADER} header"))
+        stage_text = environ.get("HTTP_X_GREENPYLM_STAGE", "0").strip() or "0"
+        if not stage_text.isdigit():
+            return self.error(400, ErrorRecord("BadRequest",
+                                               f"{STAGE_HEADER} is not a number: {stage_text!r}"))
+        if self._stopping:
+            return self.error(503, ErrorRecord("Stopping", "the server is stopping"))
+        body = self.read_body(environ)
+        if body is None:
+            return self.error(413, ErrorRecord(
+                "PayloadTooLarge", f"the body is larger than {self.max_body} bytes"),
+                extra=[("Connection", "close")])
+        message = Message(function, body, stage=int(stage_text))
+        self.server.stats["in"] += 1
+        started = time.monotonic()
+        try:
+            results = self.execute(message)
+        except Exception as exc:  # a bug below the user's code: answer, log once per kind
+            self.problems.note(type(exc).__name__, "executing {} failed: {!r}", function, exc)
+            return self.error(500, ErrorRecord.from_exception(exc))
+        self.log.debug("{}: {:.1f} ms", function, 1000 * (time.monotonic() - started))
+        self.server.stats["out"] += 1
+        if len(results) != 1:
+            return self.error(500, ErrorRecord(
+                "FanOutUnsupported",
+                f"{function} gave {len(results)} results; over HTTP a step gives one"))
+        result = results[0]
+        if result.error is not None:
+            status = 404 if result.error.type in NOT_FOUND_TYPES else 500
+            return self.error(status, result.error)
+        if result.dropped:
+            return 204, [], b""
+        payload = result.payload
+        if isinstance(payload, str):
+            return 200, [("Content-Type", "text/plain; charset=utf-8")], payload.encode()
+        if isinstance(payload, (bytes, bytearray, memoryview)):
+            return 200, [("Content-Type", "application/octet-stream")], bytes(payload)
+        return self.error(500, ErrorRecord(
+            "TypeError", f"{function} returned {type(payload).__name__}, not bytes"))
+
+    def read_body(self, environ: dict) -> bytes | None:
+        """The request's body; None if it is larger than `max_body`."""
+        stream = environ["wsgi.input"]
+        length = environ.get("CONTENT_LENGTH") or ""
+        if length.isdigit():
+            if int(length) > self.max_body:
+                return None
+            return stream.read(int(length))
+        body = stream.read(self.max_body + 1)  # chunked, or no length given
+        return None if len(body) > self.max_body else body
+
+    @staticmethod
+    def error(status: int, record: ErrorRecord, extra: list | None = None
+              ) -> tuple[int, list, bytes]:
+        """A JSON error response: status, headers, body."""
+        return status, [("Content-Type", "application/json"), *(extra or [])], error_body(record)
+
+
+# -- the master's side ------------------------------------------------------
+class GeventHTTPConnection(http.client.HTTPConnection):
+    """`http.client.HTTPConnection` on a gevent socket: waiting yields to the hub
+    (with or without monkey patching)."""
+
+    def connect(self) -> None:
+        self.sock = gevent.socket.create_connection(
+            (self.host, self.port), self.timeout, self.source_address)
+        try:  # headers and body in one segment, no Nagle delay on small requests
+            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
+
+
+class HttpConnection(Outbound):
+    """Hands each message to an HTTP worker and routes the answer on.
+
+    `listen_address` is one or more ``http://host:port`` URLs separated by
+    spaces; messages go to them round robin. Each message is POSTed in a
+    greenlet of a bounded pool (option `concurrency`, default 100; when it
+    is full, `handle` waits, and so does the part that feeds it). A worker
+    that cannot be reached (refused, reset, timed out) is skipped: the
+    message goes to the next URL, each URL tried once, then the client gets
+    a ``ConnectionError`` record. A retried message may run twice (a worker
+    that died after doing the work): at-least-once, like a master's re-dispatch.
+
+    The answer (a reply to the message: same id, client, pipeline, stage)
+    goes to the outbound part named by option `results`, or, without it,
+    the part this one's `route` names (``register_outbound(..., route=)``).
+
+    Options: `concurrency` (100), `timeout` (seconds per request, 30),
+    `results`.
+    """
+
+    bind = False
+
+    def __init__(self, name: str, listen_address: str, **kw: Any) -> None:
+        super().__init__(name, listen_address, **kw)
+        self.urls = listen_address.split()
+        if not self.urls:
+            raise ValueError(f"{name} needs at least one worker URL")
+        self.targets = [parse_http_address(url) for url in self.urls]
+        self.concurrency = max(1, int(self.options.get("concurrency", DEFAULT_CONCURRENCY)))
+        self.timeout = float(self.options.get("timeout", DEFAULT_TIMEOUT))
+        self.pool: Pool | None = None
+        self.results: str = ""
+        self.problems: Occurrences | None = None
+        self._next = itertools.count()
+        self._spare: dict[tuple[str, int], deque] = {t: deque() for t in self.targets}
+
+    # -- life cycle -------------------------------------------------------
+    def open(self, context: Any) -> None:
+        """No socket: check where results go, make the request pool."""
+        router = self.server.router
+        entry = router.outbound.get(self.name)
+        self.results = self.options.get("results") or (entry.route if entry else "")
+        if not self.results:
+            raise ValueError(f"{self.name} needs the option results (or a route): "
+                             "the outbound part its answers go to")
+        if self.results not in router.parts:
+            raise ValueError(f"{self.name} sends results to {self.results!r}, "
+                             "which is not a registered outbound part")
+        self.problems = Occurrences(self.log)
+        self.pool = Pool(self.concurrency)
+        self.log.debug("workers at {}", " ".join(self.urls))
+
+    def tasks(self) -> list:
+        return [self.run]
+
+    def run(self) -> None:
+        Event().wait()  # the requests run in the pool's greenlets
+
+    def flush(self, timeout: float) -> None:
+        """Let the requests in flight finish (their results are sent on at once)."""
+        if self.pool is not None:
+            self.pool.join(timeout)
+
+    def close(self) -> None:
+        pool, self.pool = self.pool, None
+        if pool is not None:
+            pool.kill(block=True, timeout=1)
+        for spare in self._spare.values():
+            while spare:
+                spare.pop().close()
+
+    # -- the router's side -------------------------------------------------
+    def handle(self, message: Message) -> Message | None:
+        """Start the request for `message` (waits while `concurrency` are in flight)."""
+        self.pool.spawn(self.call, message)
+        return None
+
+    def call(self, message: Message) -> None:
+        """POST one message to a worker and route its result (in a pool greenlet)."""
+        try:
+            result = self.ask(message)
+        except Exception as exc:  # a bug here must not lose the message
+            self.hook_failed(exc, "an HTTP call")
+            result = message.reply(error=ErrorRecord.from_exception(exc))
+        self.server.stats["out"] += 1
+        self.server.router.parts[self.results].handle(result)
+        self.server.router.flush()
+
+    def ask(self, message: Message) -> Message:
+        """The reply to `message`, from whichever worker answers."""
+        if message.error is not None or message.dropped:
+            return message  # nothing to run: pass it on
+        step = message.current_step()
+        if step.partition(".")[2].startswith("@") or message.code is not None:
+            return message.reply(error=ErrorRecord(
+                "Unsupported", f"{step!r} is a shipped callable; HTTP workers run methods only"))
+        payload = message.payload
+        if isinstance(payload, str):
+            payload = payload.encode()
+        if not isinstance(payload, (bytes, bytearray, memoryview)) or message.pickled:
+            return message.reply(error=ErrorRecord(
+                "TypeError", "an HTTP worker takes bytes payloads only"))
+        headers = {FUNCTION_HEADER: message.function, STAGE_HEADER: str(message.stage),
+                   "Content-Type": "application/octet-stream"}
+        failures = []
+        start = next(self._next)
+        for attempt in range(len(self.targets)):
+            target = self.targets[(start + attempt) % len(self.targets)]
+            try:
+                status, body = self.post(target, bytes(payload), headers)
+            except (OSError, http.client.HTTPException) as exc:
+                failures.append(f"{self.urls[self.targets.index(target)]}: {exc!r}")
+                self.problems.note(f"down {target}", "worker {}:{} failed: {!r}; "
+                                   "its messages go to the others", *target, exc)
+                continue
+            return self.answer(message, status, body)
+        return message.reply(error=ErrorRecord(
+            "ConnectionError", "no HTTP worker answered: " + "; ".join(failures)))
+
+    def post(self, target: tuple[str, int], body: bytes, headers: dict) -> tuple[int, bytes]:
+        """POST `body` to `target` on a kept-alive connection; status and body.
+
+        A spare connection the worker closed meanwhile fails at once: the
+        request is tried again on a fresh one."""
+        spare = self._spare[target]
+        while True:
+            reused = bool(spare)
+            conn = spare.pop() if reused else GeventHTTPConnection(*target, timeout=self.timeout)
+            try:
+                conn.request("POST", "/", body=body, headers=headers)
+                response = conn.getresponse()
+                data = response.read()
+            except (OSError, http.client.HTTPException):
+                conn.close()
+                if reused:
+                    continue
+                raise
+            if response.will_close:
+                conn.close()
+            else:
+                spare.append(conn)
+            return response.status, data
+
+    @staticmethod
+    def answer(message: Message, status: int, body: bytes) -> Message:
+        """The reply an HTTP answer makes of `message`."""
+        if status == 200:
+            return message.reply(body)
+        if status == 204:
+            return message.reply(dropped=True)
+        try:
+            record = ErrorRecord.from_bytes(body)
+        except Exception:
+            reason = REASONS.get(status, "") or http.client.responses.get(status, "")
+            record = ErrorRecord("HttpError", f"the worker answered {status} {reason}: "
+                                 f"{body[:200]!r}")
+        return message.reply(error=record)
+
+
+__all__ = ["HttpConnection", "HttpService", "GeventHTTPConnection", "FUNCTION_HEADER",
+           "STAGE_HEADER"]
