@@ -14,7 +14,8 @@ MODULES = [
     "greenpylm", "greenpylm.servers", "greenpylm.clients", "greenpylm.chained.servers",
     "greenpylm.chained.client", "greenpylm.runner", "greenpylm.offload",
     "greenpylm.parts.core", "greenpylm.parts.services", "greenpylm.parts.connections",
-    "greenpylm.parts.servers", "greenpylm.parts.gateways", "greenpylm.parts.http",
+    "greenpylm.parts.servers", "greenpylm.parts.wsgi", "greenpylm.parts.gateways",
+    "greenpylm.parts.http",
     "greenpylm.parts.workers",
     "greenpylm.shipping", "greenpylm.wire",
 ]

@@ -11,7 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 import gevent
 import pytest
 
-from greenpylm.parts.gateways import HttpGateway, parse_http_address
+from greenpylm.parts.gateways import HttpGateway
+from greenpylm.parts.wsgi import parse_http_address
 from greenpylm.servers import Server
 from helpers import Proc, free_port, python_code, tcp
 

@@ -47,23 +47,20 @@ import itertools
 import socket
 import time
 from collections import deque
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
 import gevent.socket
 from gevent.event import Event
 from gevent.pool import Pool
-from gevent.pywsgi import WSGIServer
 
 from ..log import Occurrences
 from ..wire import ErrorRecord, Message
-from .core import BypassInbound, Outbound
-from .gateways import REASONS, NOT_FOUND_TYPES, DebugLog, NoDelayHandler, parse_http_address
+from .core import Outbound
+from .gateways import NOT_FOUND_TYPES
+from .wsgi import REASONS, WsgiPart, parse_http_address
 
 FUNCTION_HEADER = "X-Greenpylm-Function"
 STAGE_HEADER = "X-Greenpylm-Stage"
-DEFAULT_MAX_BODY = 16 * 1024 * 1024
-DEFAULT_CONNECTIONS = 10_000
-DEFAULT_STOP_TIMEOUT = 2.0
 DEFAULT_CONCURRENCY = 100   # requests a master's HttpConnection has in flight at once
 DEFAULT_TIMEOUT = 30.0      # seconds one request may take
 
@@ -74,7 +71,7 @@ def error_body(record: ErrorRecord) -> bytes:
 
 
 # -- the worker's side ------------------------------------------------------
-class HttpService(BypassInbound):
+class HttpService(WsgiPart):
     """Serves ``POST /`` by running the server's ``execute(message)``.
 
     Options: `execute` (a function message -> list of result messages; the
@@ -88,80 +85,14 @@ class HttpService(BypassInbound):
 
     def __init__(self, name: str, listen_address: str, **kw: Any) -> None:
         super().__init__(name, listen_address, **kw)
-        self.host, self.port = parse_http_address(listen_address)
-        self.max_body = int(self.options.get("max_body", DEFAULT_MAX_BODY))
-        self.connections = int(self.options.get("connections", DEFAULT_CONNECTIONS))
-        self.stop_timeout = float(self.options.get("stop_timeout", DEFAULT_STOP_TIMEOUT))
-        self.wsgi: WSGIServer | None = None
         self.execute: Callable[[Message], list[Message]] | None = None
-        self.problems: Occurrences | None = None
-        self._stopping = False
-        self._in_flight = 0
-        self._idle = Event()
-        self._idle.set()
 
-    # -- life cycle -------------------------------------------------------
-    def open(self, context: Any) -> None:
-        """Bind the HTTP listener (a busy port fails the server's spawn)."""
+    def prepare(self) -> None:
+        """Find the function that runs a step: the server's ``execute``."""
         self.execute = self.options.get("execute") or getattr(self.server, "execute", None)
         if self.execute is None:
             raise ValueError(f"{self.name} needs a server with an execute method "
                              "(a MethodRunner) or the option execute")
-        self.problems = Occurrences(self.log)
-        self._stopping = False
-        wsgi = WSGIServer((self.host, self.port), self.application,
-                          spawn=Pool(self.connections), log=None,
-                          error_log=DebugLog(self.log), handler_class=NoDelayHandler)
-        wsgi.init_socket()  # binds and listens now
-        self.wsgi = wsgi
-        host, port = wsgi.socket.getsockname()[:2]
-        shown = f"[{host}]" if ":" in host else host
-        self.listen_address = f"http://{shown}:{port}"
-        self.log.debug("bound {}", self.listen_address)
-
-    def tasks(self) -> list:
-        return [self.run]
-
-    def run(self) -> None:
-        """Serve until the server stops (the accept loop is the listener's own greenlet)."""
-        self.wsgi.start()
-        self.log.info("serving HTTP on {}", self.listen_address)
-        try:
-            Event().wait()
-        finally:
-            self._stopping = True
-            if self.wsgi is not None:
-                self.wsgi.close()  # no new connections; requests in hand finish in close()
-
-    def drain(self, timeout: float) -> None:
-        self._idle.wait(timeout)
-
-    def close(self) -> None:
-        """Let in-flight requests finish (up to `stop_timeout`), then close every
-        connection and the listener; the port is free when this returns."""
-        wsgi, self.wsgi = self.wsgi, None
-        self._stopping = True
-        if wsgi is not None:
-            wsgi.close()
-            self._idle.wait(self.stop_timeout)
-            wsgi.stop(timeout=0)  # kills idle keep-alive connections
-
-    # -- requests ---------------------------------------------------------
-    def application(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
-        """The WSGI application: one step per POST."""
-        self._in_flight += 1
-        self._idle.clear()
-        try:
-            status, headers, body = self.respond(environ)
-        finally:
-            self._in_flight -= 1
-            if not self._in_flight:
-                self._idle.set()
-        if self._stopping:
-            headers.append(("Connection", "close"))
-        headers.append(("Content-Length", str(len(body))))
-        start_response(f"{status} {REASONS.get(status, '')}", headers)
-        return [body]
 
     def respond(self, environ: dict) -> tuple[int, list, bytes]:
         """The status, headers and body that answer one request."""
@@ -210,17 +141,6 @@ class HttpService(BypassInbound):
             return 200, [("Content-Type", "application/octet-stream")], bytes(payload)
         return self.error(500, ErrorRecord(
             "TypeError", f"{function} returned {type(payload).__name__}, not bytes"))
-
-    def read_body(self, environ: dict) -> bytes | None:
-        """The request's body; None if it is larger than `max_body`."""
-        stream = environ["wsgi.input"]
-        length = environ.get("CONTENT_LENGTH") or ""
-        if length.isdigit():
-            if int(length) > self.max_body:
-                return None
-            return stream.read(int(length))
-        body = stream.read(self.max_body + 1)  # chunked, or no length given
-        return None if len(body) > self.max_body else body
 
     @staticmethod
     def error(status: int, record: ErrorRecord, extra: list | None = None
