@@ -146,14 +146,12 @@ class Call:
         self.batch_size = batch_size
         self.send = send
         self.inbox = inbox
-        self.code_frames_sent = 0
 
     def _message(self, payload: Any, id: bytes | None = None, with_code: bool = False) -> Message:
         message = Message(self.function, payload, client=self.client, pipeline=self.pipeline,
                           cache=self.cache, id=id)
         if with_code:
             self.seal.attach(message, self.shipped)
-            self.code_frames_sent += 1
         self.seal.close(message)
         return message
 

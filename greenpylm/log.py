@@ -48,8 +48,6 @@ def setup(server: str = "", level: int | str = DEFAULT_LEVEL, sink: Any = sys.st
     global _installed
     number = level_number(level)
     _levels[server] = number
-    if not server:
-        _levels.setdefault("", number)
     if _installed:
         return
     _installed = True

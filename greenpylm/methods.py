@@ -13,10 +13,10 @@ from . import offload
 from .clients import client_of
 from .parts.servers import ServerTemplate
 from .shipping import CodeRefused, Seal
+from .shipping.seal import BYTES
 from .shipping.cache import DEFAULT_SIZE
 from .wire import ErrorRecord, Message
 
-BYTES = (bytes, bytearray, memoryview)
 FAN_OUT_YIELD = 100  # items of a fan-out between two yields to the hub
 BLOCK_THRESHOLD = 1.0  # seconds a step may hold the hub before it is reported
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
