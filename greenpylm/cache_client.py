@@ -91,3 +91,27 @@ class CacheClient:
         if self._socket is not None:
             self._socket.close()
             self._socket = None
+
+
+class UsesCache:
+    """`set`, `get` and `delete` on the cache a class reaches through its
+    `cache_client` (a server's for a client, the master's for a worker)."""
+
+    cache_client: CacheClient | None
+
+    def _cache(self) -> CacheClient:
+        if self.cache_client is None:
+            raise ValueError(f"this {type(self).__name__} was given no db_address")
+        return self.cache_client
+
+    def set(self, value: bytes, key: str | None = None, *, timeout: float | None = None) -> str:
+        """Store `value` under `key` (a fresh one if None) in the cache; the key."""
+        return self._cache().set(value, key, timeout=timeout)
+
+    def get(self, key: str, *, timeout: float | None = None) -> bytes:
+        """The value stored under `key`; `MissingKeyError` (a `KeyError`) if there is none."""
+        return self._cache().get(key, timeout=timeout)
+
+    def delete(self, key: str, *, timeout: float | None = None) -> str:
+        """Remove `key` from the cache; `MissingKeyError` if it was not there."""
+        return self._cache().delete(key, timeout=timeout)

@@ -87,6 +87,14 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
+    def server_arguments(c: argparse.ArgumentParser, function: bool) -> None:
+        c.add_argument("server", metavar="SERVER", help="the server's name")
+        c.add_argument("db", type=address, metavar="DB_ADDR",
+                       help="the server's cache service address")
+        if function:
+            c.add_argument("function", metavar="FUNCTION",
+                           help="'server.method', or just 'method' of SERVER")
+
     def client_options(c: argparse.ArgumentParser) -> None:
         c.add_argument("--timeout", type=seconds, default=DEFAULT_TIMEOUT, metavar="S",
                        help=f"seconds to wait for the server (default {DEFAULT_TIMEOUT:g})")
@@ -117,10 +125,7 @@ def parser() -> argparse.ArgumentParser:
         description="Call FUNCTION on the server SERVER, whose cache service is at DB_ADDR, "
                     "with PAYLOAD (encoded as UTF-8), and print the result (decoded as UTF-8). "
                     "An error on the server is printed as 'error: TYPE: MESSAGE' and exits 1.")
-    call.add_argument("server", metavar="SERVER", help="the server's name")
-    call.add_argument("db", type=address, metavar="DB_ADDR", help="the server's cache service address")
-    call.add_argument("function", metavar="FUNCTION",
-                      help="'server.method', or just 'method' of SERVER")
+    server_arguments(call, function=True)
     call.add_argument("payload", metavar="PAYLOAD", help="the message, as text")
     client_options(call)
     call.set_defaults(handler=cmd_call)
@@ -131,10 +136,7 @@ def parser() -> argparse.ArgumentParser:
                     "one message, and print each result as one line as soon as it comes "
                     "(in the order results arrive, not necessarily the input order). stdin "
                     "is streamed, never read whole first.")
-    job.add_argument("server", metavar="SERVER", help="the server's name")
-    job.add_argument("db", type=address, metavar="DB_ADDR", help="the server's cache service address")
-    job.add_argument("function", metavar="FUNCTION",
-                     help="'server.method', or just 'method' of SERVER")
+    server_arguments(job, function=True)
     job.add_argument("--ordered", action="store_true", help="print results in input order")
     job.add_argument("--window", type=positive, metavar="N",
                      help="most lines in flight: a line is read only when fewer are "
@@ -150,8 +152,7 @@ def parser() -> argparse.ArgumentParser:
         description="Ask the cache service of SERVER at DB_ADDR for the server's statistics "
                     "and print them as JSON: name, uptime_s, messages_in, messages_out, "
                     "errors, in_flight and workers_seen (for a master), and every raw counter.")
-    stats.add_argument("server", metavar="SERVER", help="the server's name")
-    stats.add_argument("db", type=address, metavar="DB_ADDR", help="the server's cache service address")
+    server_arguments(stats, function=False)
     client_options(stats)
     stats.set_defaults(handler=cmd_stats)
 

@@ -21,7 +21,7 @@ from gevent.lock import Semaphore
 
 from .patching import check_patch_order
 from .log import DEFAULT_LEVEL, Occurrences, get_logger, setup
-from .cache_client import CacheClient
+from .cache_client import CacheClient, UsesCache
 from .calls import Call, Dispatcher, Step
 from .progress import progress_bar
 from .shipping import Seal
@@ -37,7 +37,7 @@ DEFAULT_WINDOW = 2000
 DEFAULT_BATCH = 128
 
 
-class Client:
+class Client(UsesCache):
     """Calls the methods of a server (``'server.method'``) and uses its cache.
 
     Addresses not given are fetched from the server's cache service at
@@ -129,19 +129,6 @@ class Client:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
-
-    # -- cache ------------------------------------------------------------
-    def set(self, value: bytes, key: str | None = None, *, timeout: float | None = None) -> str:
-        """Store `value` under `key` (a fresh one if None) in the server's cache; the key."""
-        return self.cache_client.set(value, key, timeout=timeout)
-
-    def get(self, key: str, *, timeout: float | None = None) -> bytes:
-        """The value stored under `key`; `MissingKeyError` (a `KeyError`) if there is none."""
-        return self.cache_client.get(key, timeout=timeout)
-
-    def delete(self, key: str, *, timeout: float | None = None) -> str:
-        """Remove `key` from the cache; `MissingKeyError` if it was not there."""
-        return self.cache_client.delete(key, timeout=timeout)
 
     # -- calls ------------------------------------------------------------
     def eval(self, function: Function, payload: Any, messages: int = 1, cache: str = "", *,

@@ -17,7 +17,7 @@ from typing import Any, Iterable
 
 import gevent
 
-from .cache_client import CacheClient
+from .cache_client import CacheClient, UsesCache
 from .clients import client_of
 from .log import DEFAULT_LEVEL
 from .methods import MethodRunner
@@ -178,7 +178,7 @@ class Hub(BaseMaster):
         self.preset_cache(sub_address=sub_address, **(cache or {}))
 
 
-class Worker(MethodRunner):
+class Worker(UsesCache, MethodRunner):
     """Does a master's work: pulls messages, runs its methods, pushes results back.
 
     Given only the master's `db_address`, it asks the master's cache for the
@@ -218,18 +218,6 @@ class Worker(MethodRunner):
     def stop(self, timeout: float | None = None) -> None:
         super().stop(timeout)
         self.cache_client.close()
-
-    def set(self, value: bytes, key: str | None = None) -> str:
-        """Store `value` in the master's cache under `key` (a fresh one if None); the key."""
-        return self.cache_client.set(value, key)
-
-    def get(self, key: str) -> bytes:
-        """The value under `key` in the master's cache (`MissingKeyError` if none)."""
-        return self.cache_client.get(key)
-
-    def delete(self, key: str) -> str:
-        """Remove `key` from the master's cache."""
-        return self.cache_client.delete(key)
 
 
 class MuxWorker(Worker):

@@ -7,7 +7,7 @@ from typing import Any, Callable, Iterable, Iterator
 import zmq.green as zmq
 from gevent.lock import Semaphore
 
-from ..cache_client import CacheClient
+from ..cache_client import CacheClient, UsesCache
 from ..calls import Call, Dispatcher, Step
 from ..log import DEFAULT_LEVEL, Occurrences, get_logger, setup
 from ..shipping import Seal
@@ -18,7 +18,7 @@ from ..wire.transport import recv_frames, send_frames
 ChainFunction = str | Callable[..., Any] | list
 
 
-class LoopClient:
+class LoopClient(UsesCache):
     """Pushes jobs to the first server of a chain at `push_address` and
     receives results on `pull_address`, which it binds (the last server
     pushes there). Results may come back out of order: `job` can pair them
@@ -95,24 +95,6 @@ class LoopClient:
                 return decode(recv_frames(self._pull))
             except ProtocolError as exc:
                 self.problems.note(exc.kind, "ignoring a malformed result: {}", exc)
-
-    # -- the first server's cache -----------------------------------------
-    def _cache(self) -> CacheClient:
-        if self.cache_client is None:
-            raise ValueError("this LoopClient was given no db_address")
-        return self.cache_client
-
-    def set(self, value: bytes, key: str | None = None, *, timeout: float | None = None) -> str:
-        """Store `value` in the first server's cache; the key."""
-        return self._cache().set(value, key, timeout=timeout)
-
-    def get(self, key: str, *, timeout: float | None = None) -> bytes:
-        """The value under `key` in the first server's cache."""
-        return self._cache().get(key, timeout=timeout)
-
-    def delete(self, key: str, *, timeout: float | None = None) -> str:
-        """Remove `key` from the first server's cache."""
-        return self._cache().delete(key, timeout=timeout)
 
     def close(self) -> None:
         """Close the client's sockets (and free its pull address)."""
