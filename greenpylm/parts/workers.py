@@ -15,7 +15,6 @@ from __future__ import annotations
 import secrets
 import time
 import uuid
-from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -76,7 +75,6 @@ class WorkerPushService(Outbound):
         self.heartbeat_timeout = float(self.options.get("heartbeat_timeout", HEARTBEAT_TIMEOUT))
         self.workers: dict[bytes, WorkerState] = {}  # by the link's zmq identity
         self.by_id: dict[bytes, WorkerState] = {}  # by the id in their hellos
-        self.pending: deque[Message] = deque()
         self.held: dict[int, tuple[bytes, Message]] = {}  # ticket -> (worker, message)
         # a random start: answers to tickets of an earlier run of this master
         # (a restart) can never be taken for answers to this run's tickets
@@ -101,43 +99,35 @@ class WorkerPushService(Outbound):
         return [self.run, self.listen, self.watch]
 
     # -- the router's side -------------------------------------------------
-    def post(self, item: Message) -> None:
-        while len(self.pending) >= OUTBOX_LIMIT:
-            self._space.clear()
-            self._space.wait()
-        self.pending.append(item)
-        self._idle.clear()
-        self._ready.set()
-
     def send_queued(self) -> None:
-        """Hand pending messages to the workers with room, fairest first."""
+        """Hand the queued messages (`outbox`) to the workers with room, fairest first."""
         if self._sending.locked():
             return
         with self._sending:
-            while self.pending:
+            while self.outbox:
                 ready = [w for w in self.workers.values() if w.room > 0]
                 if not ready:
                     break
                 for worker in sorted(ready, key=lambda w: -w.room):
                     self._hand(worker)
-                    if not self.pending:
+                    if not self.outbox:
                         break
-            if len(self.pending) < OUTBOX_LIMIT:
+            if len(self.outbox) < OUTBOX_LIMIT:
                 self._space.set()
-            if not self.pending and not self.held:
+            if not self.outbox and not self.held:
                 self._idle.set()
 
     def _hand(self, worker: WorkerState) -> None:
-        count = min(worker.room, self.batch_size, len(self.pending))
+        count = min(worker.room, self.batch_size, len(self.outbox))
         if count <= 0:
             return
-        batch = [self.pending.popleft() for _ in range(count)]
+        batch = [self.outbox.popleft() for _ in range(count)]
         tickets = list(range(self._tickets + 1, self._tickets + 1 + count))
         self._tickets += count
         try:
             send_frames(self.socket, [worker.identity] + link.work(tickets, self.encode(batch)))
         except zmq.ZMQError:  # the worker is gone (ROUTER_MANDATORY): keep the work
-            self.pending.extendleft(reversed(batch))
+            self.outbox.extendleft(reversed(batch))
             self._lose(worker, "unreachable")
             return
         for ticket, message in zip(tickets, batch):
@@ -212,7 +202,7 @@ class WorkerPushService(Outbound):
         if fresh:
             self._results.deliver(fresh)
             self.server.router.flush()
-        if not self.pending and not self.held:
+        if not self.outbox and not self.held:
             self._idle.set()
 
     def watch(self) -> None:
@@ -231,7 +221,7 @@ class WorkerPushService(Outbound):
         if self.by_id.get(worker.id) is worker:
             del self.by_id[worker.id]
         back = [self.held.pop(t)[1] for t in sorted(worker.holds) if t in self.held]
-        self.pending.extendleft(reversed(back))
+        self.outbox.extendleft(reversed(back))
         self.server.stats["redispatched"] += len(back)
         log = self.log.info if expected else self.log.warning
         log("worker {} {}; the {} messages it held go to the others", worker.name,
