@@ -45,47 +45,90 @@ def plan(steps: list[Step]) -> tuple[str, list[Shipped]]:
 
 
 class Dispatcher:
-    """One greenlet reads every reply a client receives and hands each to the
-    `Inbox` of the call that sent its id, so that many greenlets can share
-    one client; replies nobody expects (late answers to timed-out calls) are
-    dropped."""
+    """Hands every reply a client receives to the `Inbox` of the call that sent
+    its id, so that many greenlets can share one client.
 
-    def __init__(self, read: Callable[[], list[Message]]) -> None:
-        self._read = read
+    No greenlet is set aside for reading: a waiting call reads the socket
+    itself when no other call is reading (one at a time), and delivers what
+    it reads to every inbox; when it leaves, it hands the reading over to
+    another waiting call. A lone call so gets its reply without a hand-over
+    between greenlets. Replies nobody expects (late answers to timed-out
+    calls) are dropped.
+    """
+
+    def __init__(self, read: Callable[[float | None], list[Message]]) -> None:
+        self._read = read  # the next batch, or [] (deadline passed, or a welcome)
         self._boxes: dict[bytes, "Inbox"] = {}
-        self._greenlet: gevent.Greenlet | None = None
+        self._waiting: set[Event] = set()  # of the calls waiting while another reads
+        self._reading = False
         self.failure: Exception | None = None
-
-    def start(self) -> None:
-        if self._greenlet is None or self._greenlet.dead:
-            self._greenlet = gevent.spawn(self._run)
-
-    def stop(self) -> None:
-        if self._greenlet is not None:
-            self._greenlet.kill()
-            self._greenlet = None
-
-    def _run(self) -> None:
-        boxes = self._boxes
-        try:
-            while True:
-                for message in self._read():
-                    box = boxes.get(message.id)
-                    if box is not None:
-                        box.put(message)
-        except Exception as exc:  # the socket broke: no call may wait forever for it
-            self.failure = exc
-            for box in set(boxes.values()):
-                box.put(None)
-            raise
 
     def inbox(self) -> "Inbox":
         return Inbox(self)
+
+    def wait(self, ready: Callable[[], Any], event: Event, deadline: float | None) -> bool:
+        """Wait until `ready()`, reading for everybody while nobody else does;
+        False if `deadline` passed first. `event` is the caller's own: set to
+        wake it (a delivery, its turn to read, a welcome)."""
+        try:
+            while not ready():
+                if self.failure is not None:
+                    raise GreenpylmError(f"the client's receiving socket failed: "
+                                         f"{self.failure!r}")
+                timeout = None if deadline is None else deadline - time.monotonic()
+                if timeout is not None and timeout <= 0:
+                    return False
+                if not self._reading:
+                    self._pump(deadline)
+                    continue
+                event.clear()
+                self._waiting.add(event)
+                try:
+                    event.wait(timeout)
+                finally:
+                    self._waiting.discard(event)
+            return True
+        finally:
+            if not self._reading:
+                self._pass_turn()
+
+    def _pump(self, deadline: float | None) -> None:
+        self._reading = True
+        try:
+            messages = self._read(deadline)
+        except Exception as exc:  # the socket broke: no call may wait forever for it
+            self.failure = exc
+            self.wake_all()
+            raise GreenpylmError(f"the client's receiving socket failed: {exc!r}") from exc
+        finally:
+            self._reading = False
+        boxes = self._boxes
+        for message in messages:
+            box = boxes.get(message.id)
+            if box is not None:
+                box.put(message)
+
+    def _pass_turn(self) -> None:
+        """Wake a waiting call that nothing else woke: it reads next."""
+        for event in self._waiting:
+            if not event.is_set():
+                event.set()
+                return
+
+    def wake_all(self) -> None:
+        """Make every waiting call look again (after a welcome, or a failure)."""
+        for event in self._waiting:
+            event.set()
 
     def welcomed_again(self) -> None:
         """Tell every waiting call that the server may have lost what it held."""
         for box in set(self._boxes.values()):
             box.put(WELCOMED_AGAIN)
+
+    def close(self) -> None:
+        """The socket is closing: calls still waiting fail instead of hanging."""
+        self.failure = self.failure or GreenpylmError("the client was closed")
+        self.wake_all()
 
 
 class Inbox:
@@ -118,16 +161,11 @@ class Inbox:
 
     def get(self, deadline: float | None, what: str) -> list[Message]:
         """The replies delivered so far, waiting for one until `deadline`."""
-        if not self._items:
-            timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
-            if not self._ready.wait(timeout):
-                raise CallTimeout(f"timed out waiting for {what}")
+        if not self._items and not self._dispatcher.wait(self._items.__len__, self._ready,
+                                                         deadline):
+            raise CallTimeout(f"timed out waiting for {what}")
         items = list(self._items)
         self._items.clear()
-        self._ready.clear()
-        if None in items or self._dispatcher.failure is not None:
-            raise GreenpylmError(f"the client's receiving socket failed "
-                                 f"({self._dispatcher.failure!r}) while waiting for {what}")
         return items
 
 

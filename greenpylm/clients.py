@@ -27,7 +27,7 @@ from .progress import progress_bar
 from .shipping import Seal
 from .wire import CallTimeout, Message, ProtocolError, decode
 from .wire.frames import TAG_WELCOME
-from .wire.transport import deadline_after, recv_frames, send_frames
+from .wire.transport import deadline_after, recv_frames, send_frames, wait_readable
 
 #: what `eval` and `job` call: ``'server.method'`` or a list of ``'server.method'``
 #: and ``('server', callable)`` entries, one per step of a pipeline
@@ -73,7 +73,7 @@ class Client(UsesCache):
                                         prefix=session or "", log=self.log)
         self._push: Any = None
         self._sub: Any = None
-        self._welcomed = Event()
+        self._welcomed = False
         self._connecting = Semaphore()
         self._sending = Semaphore()
         self._dispatcher = Dispatcher(self._read)
@@ -100,11 +100,11 @@ class Client(UsesCache):
                 self._push = self.context.socket(zmq.PUSH)
                 self._push.setsockopt(zmq.LINGER, 1000)
                 self._push.connect(self.push_address)
-                self._dispatcher.start()
+                self._dispatcher = Dispatcher(self._read)
                 self.log.debug("sending to {}, listening to {}", self.push_address,
                                self.sub_address)
-            timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
-            if not self._welcomed.wait(timeout):
+            if not self._welcomed and not self._dispatcher.wait(
+                    lambda: self._welcomed, Event(), deadline):
                 raise CallTimeout(f"no welcome from the server's publisher at {self.sub_address} "
                                   f"within {timeout}s (is the server up?)")
         finally:
@@ -116,13 +116,13 @@ class Client(UsesCache):
 
     def close(self) -> None:
         """Close the client's sockets."""
-        self._dispatcher.stop()
+        self._dispatcher.close()
         self.cache_client.close()
         for socket in (self._push, self._sub):
             if socket is not None:
                 socket.close()
         self._push = self._sub = None
-        self._welcomed.clear()
+        self._welcomed = False
 
     def __enter__(self) -> "Client":
         return self
@@ -193,21 +193,25 @@ class Client(UsesCache):
                                 f"not {entry!r}")
         return steps
 
-    def _read(self) -> list[Message]:
-        """The messages of the next batch published to this client (the dispatcher's)."""
-        while True:
-            frames = recv_frames(self._sub)
-            if len(frames) == 2 and frames[1] == TAG_WELCOME:
-                if self._welcomed.is_set():  # again: the server restarted, or we reconnected
-                    self.log.info("welcomed again by {}: sending outstanding messages again",
-                                  self.sub_address)
-                    self._dispatcher.welcomed_again()
-                self._welcomed.set()
-                continue
-            try:
-                return decode(frames[1:])
-            except ProtocolError as exc:
-                self.problems.note(exc.kind, "ignoring a malformed result: {}", exc)
+    def _read(self, deadline: float | None) -> list[Message]:
+        """The messages of the next batch published to this client, or none (a
+        welcome, a malformed batch, or `deadline` passed): the dispatcher's."""
+        if not wait_readable(self._sub, deadline):
+            return []
+        frames = recv_frames(self._sub)
+        if len(frames) == 2 and frames[1] == TAG_WELCOME:
+            if self._welcomed:  # again: the server restarted, or we reconnected
+                self.log.info("welcomed again by {}: sending outstanding messages again",
+                              self.sub_address)
+                self._dispatcher.welcomed_again()
+            self._welcomed = True
+            self._dispatcher.wake_all()
+            return []
+        try:
+            return decode(frames[1:])
+        except ProtocolError as exc:
+            self.problems.note(exc.kind, "ignoring a malformed result: {}", exc)
+            return []
 
 
 def client_of(server: Any) -> Client:

@@ -12,7 +12,7 @@ from ..calls import Call, Dispatcher, Step
 from ..log import DEFAULT_LEVEL, Occurrences, get_logger, setup
 from ..shipping import Seal
 from ..wire import Message, ProtocolError, decode
-from ..wire.transport import recv_frames, send_frames
+from ..wire.transport import recv_frames, send_frames, wait_readable
 
 #: one entry per step of the chain (first step first): a method name or a callable
 ChainFunction = str | Callable[..., Any] | list
@@ -56,7 +56,6 @@ class LoopClient(UsesCache):
             raise
         self._sending = Semaphore()
         self._dispatcher = Dispatcher(self._read)
-        self._dispatcher.start()
         self.log.info("sending jobs to {}, results come to {}", push_address, pull_address)
 
     def job(self, function: ChainFunction, generator: Iterable[Any],
@@ -89,16 +88,19 @@ class LoopClient(UsesCache):
         entries = function if isinstance(function, list) else [function]
         return [(self.server_name if i == 0 else "", entry) for i, entry in enumerate(entries)]
 
-    def _read(self) -> list[Message]:
-        while True:
-            try:
-                return decode(recv_frames(self._pull))
-            except ProtocolError as exc:
-                self.problems.note(exc.kind, "ignoring a malformed result: {}", exc)
+    def _read(self, deadline: float | None) -> list[Message]:
+        """The next batch of results, or none (malformed, or `deadline` passed)."""
+        if not wait_readable(self._pull, deadline):
+            return []
+        try:
+            return decode(recv_frames(self._pull))
+        except ProtocolError as exc:
+            self.problems.note(exc.kind, "ignoring a malformed result: {}", exc)
+            return []
 
     def close(self) -> None:
         """Close the client's sockets (and free its pull address)."""
-        self._dispatcher.stop()
+        self._dispatcher.close()
         for socket in (self._push, self._pull):
             socket.close()
         if self.cache_client is not None:

@@ -29,7 +29,6 @@ if TYPE_CHECKING:
 BATCH_SIZE = 256      # messages at most in one multipart send
 OUTBOX_LIMIT = 20000  # messages queued in an outbound part before producers wait
 LINGER_MS = 500       # how long a closing outbound socket may flush
-QUEUE_PER_HANDLER = 4  # messages queued per handler greenlet before intake pauses
 CLOSE_WAIT_MS = 1000  # how long closing waits for zmq to release a bound address
 
 
@@ -151,6 +150,11 @@ class Part:
         """The body of the part's main greenlet."""
         raise NotImplementedError
 
+    def stop_intake(self, greenlets: list) -> None:
+        """Take no more input; `greenlets` are the part's, the first one reads."""
+        if greenlets and greenlets[0] is not gevent.getcurrent():
+            greenlets[0].kill()
+
     def flush(self, timeout: float) -> None:
         """Give queued output up to `timeout` seconds to leave (outbound parts)."""
 
@@ -243,19 +247,22 @@ class Inbound(Part):
     router's feedback to `handle_feedback`.
 
     Option `concurrency` (default: the server's `concurrency` attribute, or
-    1): how many messages may be in `scatter` at once. With more than one,
-    messages wait in a queue that a pool of that many greenlets drains, so a
-    step that waits on I/O does not hold up the others; with 1 they are
-    handled strictly one at a time, in order.
+    1): how many messages may be in `scatter` at once, each in a handler
+    greenlet of its own, so that a step waiting on I/O does not hold up the
+    others; with 1 they are handled strictly one at a time, in order. The
+    handlers take turns at reading the socket: the one that reads a batch
+    handles its first message itself, so a lone request is answered without
+    a hand-over between greenlets, and wakes idle ones for the rest and for
+    the next read.
     """
 
     def __init__(self, name: str, listen_address: str, **kw: Any) -> None:
         super().__init__(name, listen_address, **kw)
         self.concurrency = 1
-        self._queue: deque = deque()
+        self._queue: deque = deque()  # read, not handled yet
         self._idle: deque = deque()  # an Event per handler greenlet waiting for work
-        self._drained = Event()
-        self._drained.set()
+        self._reader: gevent.Greenlet | None = None  # the handler reading the socket
+        self._intake = True
         self._busy = 0  # handlers in the middle of a message
         self._quiet = Event()  # nothing queued, nobody busy
         self._quiet.set()
@@ -266,9 +273,7 @@ class Inbound(Part):
         self.concurrency = max(1, int(wanted))
 
     def tasks(self) -> list:
-        if self.concurrency == 1:
-            return [self.run]
-        return [self.run] + [self._handle_queue] * self.concurrency
+        return [self.run] * self.concurrency
 
     def scatter(self, message: Message) -> Iterable[Message]:
         """The messages to route for one received message (the hook masters override)."""
@@ -302,6 +307,13 @@ class Inbound(Part):
         """Hand one message on: through the router, by default; its feedback."""
         return self.handle_feedback(self.server.router.route(self.name, message))
 
+    def stop_intake(self, greenlets: list) -> None:
+        """No handler reads again; the one waiting for input stops waiting."""
+        self._intake = False
+        reader = self._reader
+        if reader is not None and reader is not gevent.getcurrent():
+            reader.kill()  # it holds no message while it waits for one
+
     def drain(self, timeout: float) -> None:
         self._quiet.wait(timeout)
 
@@ -310,48 +322,44 @@ class Inbound(Part):
         self.server.router.flush()
 
     def run(self) -> None:
-        """Receive batches and hand their messages on (to the handlers, with concurrency)."""
-        socket = self.socket
-        stats = self.server.stats
-        queue = self._queue
-        limit = QUEUE_PER_HANDLER * self.concurrency
-        while True:
-            messages = self.decode(recv_frames(socket))
-            if not messages:
-                continue
-            stats["in"] += len(messages)
-            if self.concurrency == 1:
-                self.deliver(messages)
-                self.after_burst()
-                continue
-            queue.extend(messages)
-            self._quiet.clear()
-            idle = self._idle
-            for _ in range(min(len(messages), len(idle))):
-                idle.popleft().set()  # wake one handler per new message, no more
-            while len(queue) > limit:  # the handlers are behind: stop reading
-                self._drained.clear()
-                self._drained.wait()
-
-    def _handle_queue(self) -> None:
+        """One handler: handles what is queued, or else reads when no other handler does."""
         queue = self._queue
         wake = Event()
         while True:
-            while queue:
+            if queue:
                 message = queue.popleft()
-                if len(queue) <= QUEUE_PER_HANDLER * self.concurrency:
-                    self._drained.set()
                 self._busy += 1
                 try:
                     self.deliver([message])
                 finally:
                     self._busy -= 1
-            self.after_burst()
-            if not self._busy:
-                self._quiet.set()
-            wake.clear()
-            self._idle.append(wake)
-            wake.wait()
+                if not queue:
+                    self.after_burst()
+                    if not self._busy:
+                        self._quiet.set()
+            elif self._reader is None and self._intake:
+                self._read_batch()
+            else:
+                wake.clear()
+                self._idle.append(wake)
+                wake.wait()
+
+    def _read_batch(self) -> None:
+        self._reader = gevent.getcurrent()
+        try:
+            messages = self.decode(recv_frames(self.socket))
+        finally:
+            self._reader = None
+        if not messages:
+            return
+        self.server.stats["in"] += len(messages)
+        self._queue.extend(messages)
+        self._quiet.clear()
+        idle = self._idle
+        # this handler takes the first message; the others take the rest, and
+        # one of them the next read
+        for _ in range(min(len(messages), len(idle))):
+            idle.popleft().set()
 
 
 class Outbound(Part):

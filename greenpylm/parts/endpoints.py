@@ -13,7 +13,7 @@ from gevent.event import Event
 from ..wire import ErrorRecord, Message, ProtocolError
 from ..wire.frames import TAG_WELCOME
 from ..wire.transport import recv_frames, send_frames
-from .core import Inbound, Outbound
+from .core import Inbound, Outbound, Part
 
 
 class PullPart(Inbound):
@@ -134,6 +134,11 @@ class RequestReplyPart:
     """
 
     socket_type = zmq.ROUTER
+    #: one greenlet reads and answers, whatever the server's concurrency
+    stop_intake = Part.stop_intake
+
+    def tasks(self) -> list:
+        return [self.run]
 
     def answer(self, messages: list[Message]) -> list[Message]:
         raise NotImplementedError

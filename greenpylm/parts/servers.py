@@ -194,9 +194,9 @@ class ServerTemplate:
         def left() -> float:
             return max(0.0, deadline - time.monotonic())
 
-        # intake first: each part's first greenlet is the one that reads
-        kill([self._greenlets[p][0] for p in self.parts
-              if p in self._greenlets and not isinstance(p, Outbound)])
+        for part in self.parts:  # intake first
+            if part in self._greenlets and not isinstance(part, Outbound):
+                part.stop_intake(self._greenlets[part])
         for part in self.inbound_components.values():
             part.drain(left())
         kill([g for p in self.parts if not isinstance(p, Outbound)
