@@ -241,7 +241,8 @@ class Call:
                     outstanding.update(ids)
                     sent += len(batch)
                     room -= len(batch)
-                    gevent.sleep(0)  # between batches, let the rest of the hub run
+                    if not exhausted:
+                        gevent.sleep(0)  # between batches, let the rest of the hub run
             if exhausted and not outstanding and not fan_out:
                 return
             what = f"{len(outstanding)} of {sent} messages to {self.function!r}"

@@ -2,9 +2,18 @@
 
 zmq delivers a multipart message atomically: once its first frame can be
 received, all can; once its first frame is queued for sending, the rest
-will be. So only the first frame goes through zmq.green's cooperative
-wait; the others use the plain (non-waiting) socket calls with integer
-flags, which spares a greenlet check and several enum operations per frame.
+will be. So the frames go through the plain (non-waiting) socket calls, and
+only when the first one cannot go does the greenlet wait, on zmq.green's
+own readiness event. That spares, per frame, a greenlet check, an option
+read and several enum operations.
+
+A zmq socket signals readiness on edges: an operation on a socket can use up
+the signal another greenlet waits for. zmq.green re-checks its state after
+every call it makes; here that costs more than the call itself, so it is
+done only for sockets that work both ways (XPUB, DEALER, ROUTER...), where
+a greenlet may wait to receive while another sends. A one-way socket (PUSH,
+PULL, PUB, SUB) has one waiter at a time in greenpylm, which tries the
+socket before it waits.
 """
 from __future__ import annotations
 
@@ -16,25 +25,28 @@ from zmq.backend import Socket as _PlainSocket
 
 _NOBLOCK = int(zmq.NOBLOCK)
 _SNDMORE = int(zmq.SNDMORE)
-_RCVMORE = int(zmq.RCVMORE)
 _EVENTS = zmq.EVENTS
+_ONE_WAY = frozenset(int(t) for t in (zmq.PUSH, zmq.PULL, zmq.PUB, zmq.SUB))
 COPY_THRESHOLD = 64 * 1024  # frames this big are handed to zmq without a copy
 
 _plain_recv = _PlainSocket.recv
 _plain_send = _PlainSocket.send
-_plain_get = _PlainSocket.get
 
 
 def recv_frames(socket: Any) -> list[bytes]:
     """The frames of the next multipart message (waits cooperatively)."""
-    try:
-        first = _plain_recv(socket, _NOBLOCK)
-    except zmq.Again:
-        first = socket.recv()  # zmq.green's: waits for input
-    frames = [first]
-    while _plain_get(socket, _RCVMORE):
-        frames.append(_plain_recv(socket, _NOBLOCK))
-    socket.get(_EVENTS)  # zmq.green's get (not getsockopt): wakes other waiters
+    while True:
+        try:
+            frame = _plain_recv(socket, _NOBLOCK, False)
+            break
+        except zmq.Again:
+            socket._wait_read()  # zmq.green's: returns once the socket may have input
+    frames = [frame.bytes]
+    while frame.more:
+        frame = _plain_recv(socket, _NOBLOCK, False)
+        frames.append(frame.bytes)
+    if socket.type not in _ONE_WAY:
+        socket.get(_EVENTS)  # zmq.green's get: wakes a greenlet waiting to send
     return frames
 
 
@@ -43,19 +55,22 @@ def send_frames(socket: Any, frames: Sequence[Any], wait: bool = True) -> None:
     socket cannot take it, or (with ``wait=False``) raises `zmq.Again`."""
     last = len(frames) - 1
     more = _SNDMORE if last else 0
-    try:
-        _plain_send(socket, frames[0], _NOBLOCK | more, True)
-    except zmq.Again:
-        if not wait:
-            raise
-        socket.send(frames[0], more)  # zmq.green's: waits for room
+    while True:
+        try:
+            _plain_send(socket, frames[0], _NOBLOCK | more, True)
+            break
+        except zmq.Again:
+            if not wait:
+                raise
+            socket._wait_write()  # zmq.green's: returns once the socket may take output
     for i in range(1, last):
         frame = frames[i]
         _plain_send(socket, frame, _NOBLOCK | _SNDMORE, len(frame) < COPY_THRESHOLD)
     if last:
         frame = frames[last]
         _plain_send(socket, frame, _NOBLOCK, len(frame) < COPY_THRESHOLD)
-    socket.get(_EVENTS)
+    if socket.type not in _ONE_WAY:
+        socket.get(_EVENTS)  # zmq.green's get: wakes a greenlet waiting to receive
 
 
 def deadline_after(timeout: float | None) -> float | None:
