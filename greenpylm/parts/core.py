@@ -356,10 +356,16 @@ class Inbound(Part):
         self._queue.extend(messages)
         self._quiet.clear()
         idle = self._idle
-        # this handler takes the first message; the others take the rest, and
-        # one of them the next read
-        for _ in range(min(len(messages), len(idle))):
+        for _ in range(min(len(messages) - 1, len(idle))):  # this handler takes the first
             idle.popleft().set()
+        if idle:
+            gevent.get_hub().loop.run_callback(self._keep_reading)
+
+    def _keep_reading(self) -> None:
+        """Once the hub runs again, see that a handler reads: if the one that read
+        last is busy (its message waits on I/O), wake an idle one."""
+        if self._reader is None and self._intake and self._idle:
+            self._idle.popleft().set()
 
 
 class Outbound(Part):
@@ -382,6 +388,7 @@ class Outbound(Part):
         self._space.set()
         self._idle = Event()
         self._idle.set()
+        self._wake_due = False
         self._sending = Semaphore()
 
     default_batch_size = BATCH_SIZE
@@ -401,7 +408,16 @@ class Outbound(Part):
             self._space.wait()
         self.outbox.append(item)
         self._idle.clear()
-        self._ready.set()
+        if not self._wake_due:
+            self._wake_due = True
+            gevent.get_hub().loop.run_callback(self._wake)
+
+    def _wake(self) -> None:
+        """Once the hub runs again, wake the sender greenlet if the producer did
+        not send what it queued itself (`Router.flush`)."""
+        self._wake_due = False
+        if self.outbox:
+            self._ready.set()
 
     def batches(self, items: list) -> Iterator[list]:
         """The multipart messages that carry `items` (one batch each)."""
