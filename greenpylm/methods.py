@@ -65,6 +65,7 @@ class MethodRunner(ServerTemplate):
         self.pipelined = pipelined
         self.messages = messages
         self._current = gevent.local.local()  # the message each greenlet is handling
+        self._methods: dict[str, tuple[Callable[[Any], Any], str]] = {}  # resolved: runner, label
         self._handled = 0
         self._reported: set[tuple[str, str]] = set()
 
@@ -135,8 +136,9 @@ class MethodRunner(ServerTemplate):
             out = self.apply(message)
         else:
             out = [message]
+        last = message.stage >= len(message.steps()) - 1
         for m in out:
-            if message.stage >= len(m.steps()) - 1:
+            if last:
                 self.seal.strip(m)  # no later step needs the code
             self.seal.close(m)
         self._handled += 1
@@ -151,6 +153,9 @@ class MethodRunner(ServerTemplate):
         if server != self.serves and self.checks_server_name:
             return [self._fail(message, "WrongServer",
                                f"this is {self.serves!r}; it cannot run {step!r}")]
+        known = self._methods.get(method)
+        if known is not None and message.code is None and not message.pickled:
+            return self.run_step(message, *known, shipped=False)  # the common case, in short
         shipped = method.startswith("@")
         if message.code is not None:
             self.stats["code_frames"] += 1
@@ -167,31 +172,38 @@ class MethodRunner(ServerTemplate):
                 self.log.warning("refused shipped code or pickle: {} (further ones are counted)",
                                  exc)
             return [self._fail(message, "CodeRefused", str(exc))]
-        if shipped:
-            function = self.seal.callables.get(digest)
-            if function is None:
-                self.stats["missing_code"] += 1
-                if self.stats["missing_code"] == 1:
-                    self.log.info("asked for the code of {} again (not held: evicted or "
-                                  "restarted); further requests are counted", method[:13])
-                return [self._fail(message, "MissingCode",
-                                   f"{self.name!r} does not hold {method[:13]}...; "
-                                   "the client sends the code again")]
-            if self.seal.callables.loaded != loaded:
-                self.log.info("loaded shipped callable {} ({})",
-                              getattr(function, "__qualname__", "?"), method[:13])
-        else:
+        if not shipped:
             function = self.user_method(method)
             if function is None:
                 return [self._fail(message, "UnknownMethod",
                                    f"{self.serves!r} has no method {method!r} "
                                    f"(it has: {', '.join(self.methods())})")]
-        label = getattr(function, "__qualname__", method) if shipped else method
+            known = self._methods[method] = (offload.runner(function), method)
+            return self.run_step(message, *known, shipped=False)
+        function = self.seal.callables.get(digest)
+        if function is None:
+            self.stats["missing_code"] += 1
+            if self.stats["missing_code"] == 1:
+                self.log.info("asked for the code of {} again (not held: evicted or "
+                              "restarted); further requests are counted", method[:13])
+            return [self._fail(message, "MissingCode",
+                               f"{self.name!r} does not hold {method[:13]}...; "
+                               "the client sends the code again")]
+        if self.seal.callables.loaded != loaded:
+            self.log.info("loaded shipped callable {} ({})",
+                          getattr(function, "__qualname__", "?"), method[:13])
+        return self.run_step(message, offload.runner(function),
+                             getattr(function, "__qualname__", method), shipped=True)
+
+    def run_step(self, message: Message, function: Callable[[Any], Any], label: str,
+                 shipped: bool) -> list[Message]:
+        """Call `function` with the payload (user code): the messages of its outcome.
+        A call that holds the hub longer than `block_threshold` is reported."""
         self._current.message = message
         loop = gevent.get_hub().loop
         iteration, start = loop.iteration, time.perf_counter()
         try:
-            return self.outcome(message, label, offload.call(function, message.payload), shipped)
+            return self.outcome(message, label, function(message.payload), shipped)
         except Exception as exc:
             return [self.failed(message, label, exc)]
         finally:

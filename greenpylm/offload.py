@@ -27,8 +27,12 @@ def in_thread(function: F) -> F:
     return function
 
 
-def call(function: Callable[..., Any], argument: Any) -> Any:
-    """`function(argument)`, in the thread pool if it is marked so."""
-    if getattr(function, MARK, None) == "thread":
+def runner(function: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """What calls `function(argument)`: itself, or, if it is marked so, a
+    function that calls it in the thread pool."""
+    if getattr(function, MARK, None) != "thread":
+        return function
+
+    def in_pool(argument: Any) -> Any:
         return gevent.get_hub().threadpool.apply(function, (argument,))
-    return function(argument)
+    return in_pool
