@@ -172,10 +172,10 @@ class Inbox:
 class Call:
     """Runs one eval or job: sends with `send(frames)`, receives through `inbox`."""
 
-    def __init__(self, steps: list[Step], *, seal: Seal, client: str, pipeline: str, cache: str,
-                 window: int, batch_size: int, send: Callable[[list], None],
-                 inbox: Inbox) -> None:
-        self.function, self.shipped = plan(steps)
+    def __init__(self, planned: tuple[str, list[Shipped]], *, seal: Seal, client: str,
+                 pipeline: str, cache: str, window: int, batch_size: int,
+                 send: Callable[[list], None], inbox: Inbox) -> None:
+        self.function, self.shipped = planned  # what `plan` made of the steps
         self.seal = seal
         self.client = client
         self.pipeline = pipeline

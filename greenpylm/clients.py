@@ -22,7 +22,7 @@ from gevent.lock import Semaphore
 from .patching import check_patch_order
 from .log import DEFAULT_LEVEL, Occurrences, get_logger, setup
 from .cache_client import CacheClient, UsesCache
-from .calls import Call, Dispatcher, Step
+from .calls import Call, Dispatcher, Step, plan
 from .progress import progress_bar
 from .shipping import Seal
 from .wire import CallTimeout, Message, ProtocolError, decode
@@ -35,6 +35,7 @@ Function = str | tuple | list
 
 DEFAULT_WINDOW = 2000
 DEFAULT_BATCH = 128
+PLANS_KEPT = 256  # functions given as strings whose plan a client keeps
 
 
 class Client(UsesCache):
@@ -77,6 +78,7 @@ class Client(UsesCache):
         self._connecting = Semaphore()
         self._sending = Semaphore()
         self._dispatcher = Dispatcher(self._read)
+        self._plans: dict[str, tuple[str, list]] = {}
 
     # -- connections ------------------------------------------------------
     def _connect(self, deadline: float | None) -> None:
@@ -165,11 +167,23 @@ class Client(UsesCache):
         return progress_bar(results, total)
 
     def _call(self, function: Function, cache: str, timeout: float | None) -> Call:
-        self._connect(deadline_after(timeout))
-        return Call(self._steps(function), seal=self.seal, client=self.uuid,
+        if self._push is None or not self._welcomed:
+            self._connect(deadline_after(timeout))
+        return Call(self._plan(function), seal=self.seal, client=self.uuid,
                     pipeline=self.pipeline, cache=cache, window=self.window,
                     batch_size=self.batch_size, send=self._send,
                     inbox=self._dispatcher.inbox())
+
+    def _plan(self, function: Function) -> tuple[str, list]:
+        """`plan` of the steps of `function`; kept for functions given as strings."""
+        if not isinstance(function, str):
+            return plan(self._steps(function))
+        planned = self._plans.get(function)
+        if planned is None:
+            if len(self._plans) >= PLANS_KEPT:
+                self._plans.clear()
+            planned = self._plans[function] = plan(self._steps(function))
+        return planned
 
     def _send(self, frames: list) -> None:
         with self._sending:

@@ -8,7 +8,7 @@ import zmq.green as zmq
 from gevent.lock import Semaphore
 
 from ..cache_client import CacheClient, UsesCache
-from ..calls import Call, Dispatcher, Step
+from ..calls import Call, Dispatcher, Step, plan
 from ..log import DEFAULT_LEVEL, Occurrences, get_logger, setup
 from ..shipping import Seal
 from ..wire import Message, ProtocolError, decode
@@ -76,7 +76,7 @@ class LoopClient(UsesCache):
         return next(iter(self._call(function, 1).run([payload], 1, timeout, keep_drops=True)))
 
     def _call(self, function: ChainFunction, window: int) -> Call:
-        return Call(self._steps(function), seal=self.seal, client=self.uuid, pipeline=self.uuid,
+        return Call(plan(self._steps(function)), seal=self.seal, client=self.uuid, pipeline=self.uuid,
                     cache="", window=window, batch_size=min(window, self.batch_size),
                     send=self._send, inbox=self._dispatcher.inbox())
 
