@@ -23,6 +23,21 @@ def pipe_echo(pin: str, pout: str) -> None:
         push.send(pull.recv())
 
 
+def pull_pub_echo(pin: str, pout: str) -> None:
+    """What a greenpylm server's sockets do without greenpylm: PULL in, XPUB out
+    under the topic b'me', every frame as it came."""
+    import gevent
+
+    ctx = zmq.Context.instance()
+    pull = ctx.socket(zmq.PULL)
+    pull.bind(f"tcp://127.0.0.1:{pin}")
+    pub = ctx.socket(zmq.XPUB)
+    pub.bind(f"tcp://127.0.0.1:{pout}")
+    gevent.spawn(lambda: [pub.recv_multipart() for _ in iter(int, 1)])  # subscriptions
+    while True:
+        pub.send_multipart([b"me"] + pull.recv_multipart())
+
+
 def server(db: str, pull: str, pub: str) -> None:
     from greenpylm.servers import Server
     Server("bench", f"tcp://127.0.0.1:{db}", f"tcp://127.0.0.1:{pull}",

@@ -47,24 +47,6 @@ def report(rows: list[tuple[str, float, float]]) -> None:
         print(f"{name:<50} {ours:>12,.0f} {raw:>12,.0f} {ours / raw:>7.2f}")
 
 
-def raw_reqrep(n: int) -> float:
-    port = free_port()
-    proc = spawn_role("rep_echo", port)
-    ctx = zmq.Context.instance()
-    sock = ctx.socket(zmq.REQ)
-    sock.connect(f"tcp://127.0.0.1:{port}")
-    sock.send(PAYLOAD)
-    sock.recv()  # warm up: the echo process is up
-    start = time.perf_counter()
-    for _ in range(n):
-        sock.send(PAYLOAD)
-        sock.recv()
-    rate = n / (time.perf_counter() - start)
-    sock.close(0)
-    stop_all([proc])
-    return rate
-
-
 def raw_pipe(n: int) -> float:
     pin, pout = free_port(), free_port()
     proc = spawn_role("pipe_echo", pin, pout)
