@@ -15,7 +15,6 @@ import argparse
 import importlib
 import json
 import os
-import socket
 import sys
 import uuid
 from typing import Any, Iterator, Sequence
@@ -306,12 +305,6 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return OK
 
 
-def free_address() -> str:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return f"tcp://127.0.0.1:{s.getsockname()[1]}"
-
-
 def cmd_demo(args: argparse.Namespace) -> int:
     from .clients import Client
     from .servers import Server
@@ -327,9 +320,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
             a, b = payload.split(b"/")
             return str(int(a) / int(b)).encode()
 
-    db = free_address()
-    server = Shouter("shouter", db, free_address(), free_address(), log_level="CRITICAL")
+    anywhere = "tcp://127.0.0.1:*"  # ports chosen when the sockets bind: no race for them
+    server = Shouter("shouter", anywhere, anywhere, anywhere, log_level="CRITICAL")
     server.spawn()  # non-blocking: the server runs as greenlets beside the client
+    db = server.cache["db_address"].decode()  # where the cache service did bind
     try:
         with Client("shouter", db, logging_level="WARNING") as client:
             write_line(f"eval     -> {client.eval('shouter.shout', b'hello greenpylm', timeout=10)!r}")
