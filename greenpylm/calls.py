@@ -96,10 +96,10 @@ class Dispatcher:
         self._reading = True
         try:
             messages = self._read(deadline)
-        except Exception as exc:  # the socket broke: no call may wait forever for it
+        except Exception as exc:  # the socket broke: every waiting call fails (`wait`)
             self.failure = exc
             self.wake_all()
-            raise GreenpylmError(f"the client's receiving socket failed: {exc!r}") from exc
+            return
         finally:
             self._reading = False
         boxes = self._boxes
