@@ -33,7 +33,7 @@ def chain(n: int) -> float:
                                     "--log-level", "WARNING"], env=env),
     ]
     steps = [lambda x: x + 1, lambda x: x * 2, lambda x: x - 1]
-    with LoopClient(pulls[0], back, key=KEY, logging_level="WARNING") as client:
+    with LoopClient(back, pulls[0], key=KEY, logging_level="WARNING") as client:
         client.eval(steps, 1, timeout=30)  # warm up: the chain is up
         start = time.perf_counter()
         results = list(client.job(steps, range(n)))

@@ -20,7 +20,7 @@ from gevent.event import Event
 from gevent.lock import Semaphore
 
 from .patching import check_patch_order
-from .log import DEFAULT_LEVEL, Occurrences, get_logger, setup
+from .log import DEFAULT_LEVEL, HasLogger, Occurrences, get_logger, setup
 from .cache_client import CacheClient, UsesCache
 from .calls import Call, Dispatcher, Step, plan
 from .progress import progress_bar
@@ -38,7 +38,7 @@ DEFAULT_BATCH = 128
 PLANS_KEPT = 256  # functions given as strings whose plan a client keeps
 
 
-class Client(UsesCache):
+class Client(HasLogger, UsesCache):
     """Calls the methods of a server (``'server.method'``) and uses its cache.
 
     Addresses not given are fetched from the server's cache service at

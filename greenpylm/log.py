@@ -67,6 +67,76 @@ def get_logger(server: str, part: str = "-"):
     return logger.bind(greenpylm=True, server=server or "-", part=part)
 
 
+_STD_LEVELS = {10: "DEBUG", 20: "INFO", 30: "WARNING", 40: "ERROR", 50: "CRITICAL"}
+
+
+class StdLogger:
+    """A stdlib-style logger (pylm's ``self.logger``) writing through loguru.
+
+    ``logger.info('Processed %d messages', n)`` formats as `logging` does
+    (``%``-arguments, braces left alone) and the record goes through the
+    same loguru sink as greenpylm's own, bound to the same server and part
+    names and filtered by the same `log_level`.
+    """
+
+    def __init__(self, bound: Any, name: str = "-") -> None:
+        self.bound = bound
+        self.name = name
+
+    def log(self, level: int | str, msg: Any, *args: Any, exc_info: Any = None,
+            stacklevel: int = 1, **_stdlib_only: Any) -> None:
+        """Log `msg % args` at `level` (a `logging` number or a loguru name)."""
+        text = str(msg) % args if args else str(msg)
+        if isinstance(level, int):
+            level = _STD_LEVELS.get(level, level)
+        exception = exc_info if isinstance(exc_info, BaseException) else bool(exc_info)
+        self.bound.opt(depth=1 + stacklevel, exception=exception or None).log(level, "{}", text)
+
+    def debug(self, msg: Any, *args: Any, **kwargs: Any) -> None:
+        """Log `msg % args` at DEBUG."""
+        self.log(10, msg, *args, stacklevel=2, **kwargs)
+
+    def info(self, msg: Any, *args: Any, **kwargs: Any) -> None:
+        """Log `msg % args` at INFO."""
+        self.log(20, msg, *args, stacklevel=2, **kwargs)
+
+    def warning(self, msg: Any, *args: Any, **kwargs: Any) -> None:
+        """Log `msg % args` at WARNING."""
+        self.log(30, msg, *args, stacklevel=2, **kwargs)
+
+    def error(self, msg: Any, *args: Any, **kwargs: Any) -> None:
+        """Log `msg % args` at ERROR."""
+        self.log(40, msg, *args, stacklevel=2, **kwargs)
+
+    def critical(self, msg: Any, *args: Any, **kwargs: Any) -> None:
+        """Log `msg % args` at CRITICAL."""
+        self.log(50, msg, *args, stacklevel=2, **kwargs)
+
+    warn, fatal = warning, critical
+
+    def exception(self, msg: Any, *args: Any, exc_info: Any = True, **kwargs: Any) -> None:
+        """Log at ERROR with the exception being handled."""
+        self.log(40, msg, *args, exc_info=exc_info, stacklevel=2, **kwargs)
+
+    def isEnabledFor(self, level: int) -> bool:  # noqa: N802 (logging's name)
+        """True: the sink filters by each server's `log_level`."""
+        return True
+
+
+class HasLogger:
+    """Gives ``self.logger`` (a `StdLogger`) to whatever has ``self.log`` (loguru)."""
+
+    log: Any
+
+    @property
+    def logger(self) -> StdLogger:
+        """pylm's logger: stdlib-style methods, greenpylm's loguru sink."""
+        adapter = self.__dict__.get("_std_logger")
+        if adapter is None or adapter.bound is not self.log:
+            adapter = self.__dict__["_std_logger"] = StdLogger(self.log, getattr(self, "name", "-"))
+        return adapter
+
+
 class Occurrences:
     """Counts events by kind and logs only the first of each kind (no line per message)."""
 

@@ -20,7 +20,7 @@ from .wire import ErrorRecord, Message
 FAN_OUT_YIELD = 100  # items of a fan-out between two yields to the hub
 BLOCK_THRESHOLD = 1.0  # seconds a step may hold the hub before it is reported
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
-DEFAULT_CONCURRENCY = 64
+DEFAULT_CONCURRENCY = 1  # pylm's semantics: one message at a time, in order
 
 
 class MethodRunner(ServerTemplate):

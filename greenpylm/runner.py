@@ -18,7 +18,7 @@ from typing import Any
 import gevent
 import zmq.green as zmq
 
-from .chained.client import LoopClient
+from .chained.clients import LoopClient
 from .clients import Client
 from .parts.connections import SubConnection
 from .parts.servers import ServerTemplate

@@ -1,6 +1,6 @@
 """A LoopClient run as __main__ by the chained tests: prints one JSON line per check.
 
-    python tests/chained_client_for_tests.py all|many N|evil PATH, then PUSH PULL
+    python tests/chained_client_for_tests.py all|many N|evil PATH, then FIRST_PULL LAST_PUSH
 """
 from __future__ import annotations
 
@@ -25,8 +25,8 @@ class Offset:  # an instance with __call__, its class defined in __main__
 
 
 def main() -> None:
-    kind, *rest, push, pull = sys.argv[1:]
-    client = LoopClient(push, pull)
+    kind, *rest, first_pull, last_push = sys.argv[1:]
+    client = LoopClient(last_push, first_pull)
     factor = 7
     kinds = {
         "lambda": [lambda x: x + 1, lambda x: x * 2, lambda x: x - 3],

@@ -1,6 +1,6 @@
 import pytest
 
-from helpers import Proc
+from helpers import NetNamespace, Proc
 
 
 @pytest.fixture
@@ -25,3 +25,14 @@ def running():
     yield spawn
     for server in reversed(servers):
         server.stop()
+
+
+@pytest.fixture
+def netns(procs):
+    """A network namespace for this test; its processes (in `procs`) are stopped
+    and the namespace deleted at the end."""
+    namespace = NetNamespace()
+    yield namespace
+    for p in procs:
+        p.stop()
+    namespace.delete()

@@ -41,10 +41,12 @@ class Proc:
     process says, never on sleeps. `stop()` terminates it and waits.
     """
 
-    def __init__(self, args: list[str], cwd: Path | None = None, env: dict | None = None) -> None:
+    def __init__(self, args: list[str], cwd: Path | None = None, env: dict | None = None,
+                 netns: "NetNamespace | None" = None) -> None:
         full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+        command = [sys.executable, *args]
         self.popen = subprocess.Popen(
-            [sys.executable, *args], cwd=cwd or ROOT, env=full_env, text=True,
+            netns.command(command) if netns else command, cwd=cwd or ROOT, env=full_env, text=True,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         self.lines: list[str] = []
         self._queue: queue.Queue = queue.Queue()
@@ -109,6 +111,29 @@ class Proc:
                 self.popen.wait()
         self._collect(5)
         return self.popen.returncode
+
+
+class NetNamespace:
+    """A network namespace of this test's own (needs root): a fresh loopback,
+    so that programs with fixed ports (pylm's) never meet another test's."""
+
+    _names = itertools.count()
+
+    def __init__(self) -> None:
+        self.name = f"greenpylm-test-{os.getpid()}-{next(self._names)}"
+        try:
+            subprocess.run(["ip", "netns", "add", self.name], check=True, capture_output=True)
+        except (OSError, subprocess.CalledProcessError) as exc:
+            raise RuntimeError(f"cannot create a network namespace (root and iproute2 are "
+                               f"needed): {exc}") from exc
+        subprocess.run(self.command(["ip", "link", "set", "lo", "up"]), check=True)
+
+    def command(self, args: list[str]) -> list[str]:
+        """`args` run inside the namespace (``ip netns exec`` execs them: same pid)."""
+        return ["ip", "netns", "exec", self.name, *args]
+
+    def delete(self) -> None:
+        subprocess.run(["ip", "netns", "delete", self.name], check=False, capture_output=True)
 
 
 def python_code(code: str, *argv: str, env: dict | None = None) -> Proc:

@@ -38,7 +38,7 @@ if __name__ == "__main__":
         name, db, pull, pub, wpull, wpush = args
         Master(name, pull, pub, wpull, wpush, db).start()
     elif role == "sleeper":
-        Sleeper("sleeper", args[0]).start()
+        Sleeper("sleeper", args[0], concurrency=64).start()  # naps overlap
     elif role == "cruncher":
         name, db, pull, pub = args
         Cruncher(name, db, pull, pub).start()

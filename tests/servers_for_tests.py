@@ -3,7 +3,7 @@
     python tests/servers_for_tests.py server NAME DB PULL PUB [LEVEL]
     python tests/servers_for_tests.py master NAME DB PULL PUB WORKER_PULL WORKER_PUSH [HEARTBEAT_TIMEOUT]
     python tests/servers_for_tests.py worker NAME MASTER_DB
-    python tests/servers_for_tests.py forgetful NAME PULL NEXT EVERY
+    python tests/servers_for_tests.py forgetful NAME PULL NEXT EVERY [last]
 """
 from __future__ import annotations
 
@@ -64,6 +64,12 @@ class Forgetful(chained.Server):
         return super().execute(message)
 
 
+class ForgetfulLast(Forgetful):
+    """The same, as the last step of a chain (it binds the address the client pulls from)."""
+
+    next_part = chained.LastServer.next_part
+
+
 def main() -> None:
     role, name, *rest = sys.argv[1:]
     if role == "server":
@@ -76,8 +82,9 @@ def main() -> None:
     elif role == "worker":
         NamedWorker(name, rest[0]).start()
     elif role == "forgetful":
-        pull, following, every = rest
-        Forgetful(name, pull, following, every=int(every)).start()
+        pull, following, every, *last = rest
+        kind = ForgetfulLast if last else Forgetful
+        kind(name, pull, following, every=int(every)).start()
     else:
         raise SystemExit(f"unknown role {role!r}")
 

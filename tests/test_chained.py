@@ -27,7 +27,7 @@ def chain(procs, level="INFO", forget_every=0):
     for i, (pull, following) in enumerate(zip(pulls, nexts)):
         if forget_every:
             args = ["tests/servers_for_tests.py", "forgetful", f"step{i}", pull, following,
-                    str(forget_every)]
+                    str(forget_every), *(["last"] if i == 2 else [])]
         else:
             role = "last" if i == 2 else "server"
             where = ["--push", following] if role == "last" else ["--next", following]
@@ -92,7 +92,7 @@ def test_unsigned_or_undecodable_code_is_refused_and_the_chain_goes_on(procs, tm
     first, back, servers = chain(procs)
     marker = tmp_path / "must-not-exist"
     evil = Shipped.of(lambda x: open(str(marker), "w"))
-    with LoopClient(first, back, key=KEY["GREENPYLM_KEY"]) as client:
+    with LoopClient(back, first, key=KEY["GREENPYLM_KEY"]) as client:
         steps = f"s.{evil.reference} .{evil.reference} .{evil.reference}"
         unsigned = Message(steps, b"x", client="tester", code=Bundle.encode([evil]))
         junk = Shipped(digest_of(b"not dill at all"), b"not dill at all")
@@ -113,7 +113,7 @@ def test_unsigned_or_undecodable_code_is_refused_and_the_chain_goes_on(procs, tm
 
 def test_errors_in_shipped_code_carry_the_remote_traceback(procs):
     first, back, servers = chain(procs)
-    with LoopClient(first, back, key=KEY["GREENPYLM_KEY"]) as client:
+    with LoopClient(back, first, key=KEY["GREENPYLM_KEY"]) as client:
         with pytest.raises(RemoteError) as info:
             client.eval([lambda x: x, lambda x: 1 / x, lambda x: x], 0, timeout=20)
         assert info.value.remote_type == "ZeroDivisionError"
@@ -121,18 +121,19 @@ def test_errors_in_shipped_code_carry_the_remote_traceback(procs):
         assert client.eval([lambda x: x, lambda x: 1 / x, lambda x: x], 4, timeout=20) == 0.25
 
 
-def test_example_chained_single_runs_as_four_processes(procs):
-    from helpers import free_port_block
-    env = {"EXAMPLE_BASE_PORT": str(free_port_block(7))}
-    servers = [Proc([f"examples/chained_single/{name}.py"], env=env)
+def test_example_chained_single_runs_as_the_seed_shows(procs, netns):
+    """The seed's fixed addresses, in a namespace of the test's own."""
+    servers = [Proc([f"examples/chained_single/{name}.py"], netns=netns)
                for name in ("step1", "step2", "last")]
     procs.extend(servers)
     for server in servers:
         server.wait_for("started")
-    client = Proc(["examples/chained_single/client.py"], env=env)
+    client = Proc(["examples/chained_single/client.py"], netns=netns)
     procs.append(client)
     assert client.popen.wait(60) == 0
-    assert "Client got: b'ACK: got it too, after you sent me a message'" in client.drain()
+    assert "Client got:  b'ACK: got it too, after you sent me a message'" in client.drain()
+    for server in servers:
+        server.wait_for("Got a message")
 
 
 def test_example_chained_lambdas_runs(procs):

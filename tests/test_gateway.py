@@ -99,11 +99,13 @@ def test_an_unknown_method_or_no_method_is_a_404(gateway_url):
     assert status == 404 and "error" in json.loads(body)
 
 
-def test_get_is_a_405_that_allows_post(gateway_url):
+def test_get_calls_with_an_empty_payload_and_put_is_a_405(gateway_url):
     url, _ = gateway_url
-    status, headers, body = post(f"{url}/work", b"", method="GET")
+    status, _, body = post(f"{url}/work", b"", method="GET")
+    assert status == 200 and body in (b"|w1", b"|w2")
+    status, headers, body = post(f"{url}/work", b"x", method="PUT")
     assert status == 405
-    assert headers["Allow"] == "POST"
+    assert headers["Allow"] == "GET, POST"
     assert json.loads(body)["error"] == "MethodNotAllowed"
 
 

@@ -101,7 +101,7 @@ def test_greenlets_sharing_a_client_take_turns_reading_its_replies():
     from greenpylm.wire import CallTimeout
 
     db, pull, pub = addresses("turns")
-    server = Napper("turns", db, pull, pub)
+    server = Napper("turns", db, pull, pub, concurrency=64)  # the calls overlap
     server.spawn()
     with Client("turns", db) as client:
         client.eval("turns.nap", b"0", timeout=5)  # connected and welcomed

@@ -45,7 +45,7 @@ def chain(running):
     running(ChainServer("a", pulls[0], pulls[1], key=KEY))
     running(ChainServer("b", pulls[1], pulls[2], key=KEY))
     running(LastServer("c", pulls[2], back, key=KEY))
-    return LoopClient(pulls[0], back, key=KEY)
+    return LoopClient(back, pulls[0], key=KEY)
 
 
 def test_generators_fan_out_and_none_drops(running):
@@ -82,7 +82,7 @@ def test_pylm_form_uses_next_call(running):
     running(One("one", pulls[0], pulls[1], "bar"))
     running(Two("two", pulls[1], pulls[2], "baz"))
     running(Three("three", pulls[2], back))
-    with LoopClient(pulls[0], back, server_name="one") as client:
+    with LoopClient(back, pulls[0], server_name="one") as client:
         assert list(client.job("foo", [b"x"], timeout=10)) == [b"x foo bar baz"]
         with pytest.raises(RemoteError, match="UnknownMethod"):
             client.eval("nope", b"x", timeout=10)

@@ -1,13 +1,11 @@
-"""Sends one message into the chain: step1.foo -> step2.bar -> last.baz -> here."""
-import os
+from greenpylm.chained import LoopClient
 
-from greenpylm.chained.client import LoopClient
 
-BASE = int(os.environ.get("EXAMPLE_BASE_PORT", "5555"))
+client = LoopClient(push_address='tcp://127.0.0.1:5561',
+                    pull_address='tcp://127.0.0.1:5555',
+                    db_address='tcp://127.0.0.1:5556',
+                    server_name='step1')
 
-if __name__ == "__main__":
-    client = LoopClient(push_address=f"tcp://127.0.0.1:{BASE}",
-                        pull_address=f"tcp://127.0.0.1:{BASE + 6}",
-                        db_address=f"tcp://127.0.0.1:{BASE + 3}", server_name="step1")
-    for result in client.job("foo", [b"a message"], messages=1):
-        print("Client got:", result)
+if __name__ == '__main__':
+    for result in client.job('foo', [b'a message'], messages=1):
+        print('Client got: ', result)

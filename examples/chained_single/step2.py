@@ -1,18 +1,17 @@
-"""Second step: `bar`, then the message goes on to the last server's `baz`."""
-import os
-
-from greenpylm.chained.servers import Server
-
-BASE = int(os.environ.get("EXAMPLE_BASE_PORT", "5555"))
+from greenpylm.chained import Server
 
 
 class Step2(Server):
     def bar(self, message):
-        print("step2 got", message)
-        return b"got it too, after " + message
+        self.logger.warning('Got a message')
+        return b'got it too, after ' + message
 
 
-if __name__ == "__main__":
-    Step2("step2", pull_address=f"tcp://127.0.0.1:{BASE + 1}",
-          next_address=f"tcp://127.0.0.1:{BASE + 2}", next_call="baz",
-          db_address=f"tcp://127.0.0.1:{BASE + 4}").start()
+server = Step2(name='step2',
+               pull_address='tcp://127.0.0.1:5557',
+               next_address='tcp://127.0.0.1:5559',
+               next_call='last.baz',
+               db_address='tcp://127.0.0.1:5558')
+
+if __name__ == '__main__':
+    server.start()

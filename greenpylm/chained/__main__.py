@@ -32,7 +32,7 @@ def parser() -> argparse.ArgumentParser:
             r.add_argument("--next-call", default="", help="method the next server runs "
                            "when the client gave no step for it")
         else:
-            r.add_argument("--push", required=True, help="address the client pulls results on")
+            r.add_argument("--push", required=True, help="address to bind, where the client takes the results")
         r.add_argument("--db", default="", help="address to bind the cache service on")
         r.add_argument("--cache-size", type=int, default=256,
                        help="how many shipped callables to keep (default 256)")

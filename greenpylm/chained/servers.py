@@ -6,6 +6,11 @@ a method of the server (pylm's form: the client names the first server's
 method and each server's `next_call` names the next one's), or a callable
 the client shipped. A `Server` or `LastServer` made without a subclass is a
 generic step: it applies whatever it is shipped.
+
+Roles, as in pylm: every chained server binds its `pull_address`; a
+`Server` connects to the `next_address` of the next server's pull; a
+`LastServer` binds its `push_address`, where the `LoopClient` connects to
+take the results.
 """
 from __future__ import annotations
 
@@ -15,30 +20,34 @@ from typing import Any
 from ..log import DEFAULT_LEVEL
 from ..methods import MethodRunner
 from ..parts.connections import PushConnection
-from ..parts.services import CacheService, PullService
+from ..parts.services import CacheService, PullService, PushService
 from ..wire import Message
 
 
 class Server(MethodRunner):
-    """Pulls on `pull_address`, applies its step, pushes to `next_address`.
+    """Pulls on `pull_address` (bound), applies its step, pushes to `next_address`.
 
-    `next_call` names the method the next server runs when the client gave
-    no step for it (pylm's chained form); it may be empty for a chain whose
-    steps the client gives (names or shipped callables).
+    `next_call` names the step the next server runs when the client gave
+    none for it: ``'step2.bar'`` as in pylm, or a bare method name ``'bar'``;
+    it may be empty for a chain whose steps the client gives (method names or
+    shipped callables). With `db_address`, the server binds a cache service.
     """
 
     #: the chain, not the name in a step, decides which server runs it
     checks_server_name = False
+    #: the part that sends results on: connects to the next server's pull
+    next_part: type = PushConnection
 
     def __init__(self, name: str, pull_address: str, next_address: str, next_call: str = "",
                  db_address: str = "", log_level: int | str = DEFAULT_LEVEL,
                  messages: int = sys.maxsize, **options: Any) -> None:
         super().__init__(name, log_level, messages, **options)
-        self.next_call = next_call
+        self.next_call = next_call if "." in next_call or not next_call else f".{next_call}"
         pull = self.register_inbound(PullService, "Pull", pull_address, route="Push", **options)
-        self.register_outbound(PushConnection, "Push", next_address, **options)
-        self.preset_cache(name=name, next_address=next_address)
+        push = self.register_outbound(self.next_part, "Push", next_address, **options)
+        self.preset_cache(name=name)
         self.advertise("pull_address", pull)
+        self.advertise("push_address" if push.bind else "next_address", push)
         if db_address:
             self.advertise("db_address",
                            self.register_bypass(CacheService, "Cache", db_address, **options))
@@ -49,13 +58,15 @@ class Server(MethodRunner):
         for m in out:
             m.stage += 1
             if m.stage >= len(m.steps()) and self.next_call:
-                m.function = f"{m.function} .{self.next_call}"
+                m.function = f"{m.function} {self.next_call}"
         return out
 
 
 class LastServer(Server):
-    """The end of a chain: applies its step and pushes the result to the
-    client's `pull_address` (given here as `push_address`)."""
+    """The end of a chain: applies its step and pushes the result on its
+    bound `push_address`, where the `LoopClient` takes results from."""
+
+    next_part = PushService
 
     def __init__(self, name: str, pull_address: str, push_address: str, db_address: str = "",
                  log_level: int | str = DEFAULT_LEVEL, messages: int = sys.maxsize,

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 from .endpoints import PullPart, PushPart, RepPart, SubPart
+from .http import HttpConnection
 from .workers import WorkerConnection
 
-__all__ = ["PullConnection", "PushConnection", "RepConnection", "SubConnection",
+__all__ = ["HttpConnection", "PullConnection", "PushConnection", "RepConnection", "SubConnection",
            "WorkerConnection"]
 
 

@@ -18,7 +18,7 @@ import zmq.green as zmq
 from gevent.event import Event
 from gevent.lock import Semaphore
 
-from ..log import get_logger
+from ..log import HasLogger, get_logger
 from ..wire import ErrorRecord, Message, ProtocolError, decode, encode
 from ..wire.frames import DEFAULT_MAX_FRAME
 from ..wire.transport import recv_frames, send_frames
@@ -93,7 +93,7 @@ class Router:
         return feedback if entry.block else None
 
 
-class Part:
+class Part(HasLogger):
     """What every part has: a name, one socket, a greenlet, a logger.
 
     A service *binds* its socket (`bind` is True), a connection connects.

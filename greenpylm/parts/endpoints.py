@@ -5,6 +5,7 @@ PUSH, PUB, SUB or request/reply part does is written here, once.
 """
 from __future__ import annotations
 
+import uuid
 from typing import Any, Iterator
 
 import zmq.green as zmq
@@ -31,6 +32,14 @@ class PushPart(Outbound):
 PUB_HWM = 10_000  # batches queued per subscriber before the publisher waits
 
 
+def is_client_topic(topic: bytes) -> bool:
+    """Whether `topic` is a client's own (a client subscribes to its uuid)."""
+    try:
+        return len(topic) == 36 and str(uuid.UUID(topic.decode())) == topic.decode()
+    except ValueError:
+        return False
+
+
 class PubPart(Outbound):
     """Publishes messages under the topic `handle_stream` gives them.
 
@@ -41,6 +50,10 @@ class PubPart(Outbound):
     """
 
     socket_type = zmq.XPUB
+
+    def __init__(self, name: str, listen_address: str, **kw: Any) -> None:
+        super().__init__(name, listen_address, **kw)
+        self.subscriptions: set[bytes] = set()  # topics someone subscribes to
 
     def configure(self, socket: Any) -> None:
         super().configure(socket)
@@ -61,8 +74,18 @@ class PubPart(Outbound):
                 raise TypeError(f"handle_stream gave the topic {topic!r}: not str or bytes")
         except Exception as exc:  # user code: the client learns, the part goes on
             self.hook_failed(exc, "handle_stream")
-            topic, message = message.client, message.reply(error=ErrorRecord.from_exception(exc))
+            failed = message.reply(error=ErrorRecord.from_exception(exc))
+            for topic in self.error_topics(message):
+                self.post((topic, failed))
+            return
         self.post((topic, message))
+
+    def error_topics(self, message: Message) -> list:
+        """Where an error goes when the topic is unknown (`handle_stream` failed):
+        the client's own topic, and every subscribed topic that is not a client's,
+        since the client may listen at the end of a pipeline fed by any of them."""
+        own = message.client.encode()
+        return [own, *(t for t in self.subscriptions if t != own and not is_client_topic(t))]
 
     def tasks(self) -> list:
         return [self.run, self.watch_subscriptions]
@@ -73,8 +96,11 @@ class PubPart(Outbound):
             frames = recv_frames(socket)
             event = frames[0]
             if len(frames) == 1 and event[:1] == b"\x01":
+                self.subscriptions.add(event[1:])
                 self.post((event[1:], None))
-            elif not (len(frames) == 1 and event[:1] == b"\x00"):
+            elif len(frames) == 1 and event[:1] == b"\x00":
+                self.subscriptions.discard(event[1:])  # zmq tells of the last one only
+            else:
                 self.bad_input(ProtocolError("bad-subscription", "not a subscription message"))
 
     def batches(self, items: list) -> Iterator[list]:

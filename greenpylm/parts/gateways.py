@@ -4,21 +4,38 @@
 
     server.register_bypass(HttpGateway, "Gateway", "http://127.0.0.1:8080")
 
-``POST /<method>`` with the payload as the body calls ``<server>.<method>``
-on the gateway's own server, as a client would, and answers with the
-result's bytes (``application/octet-stream``; ``204`` when the method
+``POST /<method>`` (or ``GET``, with no body) calls ``<server>.<method>``
+on the gateway's own server with the body as the payload, and answers with
+the result's bytes (``application/octet-stream``; ``204`` when the method
 dropped the message). Errors are JSON bodies
 ``{"error": type, "message": ..., "traceback": ...}``: ``404`` for an
 unknown method (or a path with none), ``500`` for an error raised by the
 method (with the remote traceback), ``504`` when no result came within
-the gateway's `timeout`, ``405`` for a method other than POST, ``413`` for
-a body larger than `max_body`.
+the gateway's `timeout`, ``405`` for a method other than GET and POST,
+``413`` for a body larger than `max_body`.
 
 It is served by `gevent.pywsgi`: each connection is a greenlet (at most
-`connections` of them), never a thread. Every request shares one client
-of the server (`greenpylm.clients.Client` for the high-level servers, made
-by the server's `client_factory`: this part, in the parts layer, never
-imports the clients above it).
+`connections` of them), never a thread. Requests reach the server one of
+two ways:
+
+- registered as above, they share one client of the server
+  (`greenpylm.clients.Client` for the high-level servers, made by the
+  server's `client_factory`: this part, in the parts layer, never imports
+  the clients above it);
+- pylm's way, the gateway listens on `hostname` and `port` and its
+  `listen_address` names a `GatewayRouter` part of the same server, whose
+  route (a master's ``WorkerPush``, say) takes the requests in memory; the
+  answers come back through a `GatewayDealer`::
+
+      server.register_inbound(GatewayRouter, "gateway_router",
+                              "inproc://gateway_router", route="WorkerPush")
+      server.register_outbound(GatewayDealer, "gateway_dealer",
+                               listen_address="inproc://gateway_router")
+      server.register_bypass(HttpGateway, name="HttpGateway",
+                             listen_address="inproc://gateway_router",
+                             hostname="localhost", port=8888)
+      server.register_inbound(WorkerPullService, "WorkerPull", worker_pull,
+                              route="gateway_dealer")
 
 Options (keywords to `register_bypass`): `timeout` (seconds a call may
 take, 30), `max_body` (bytes, 16 MiB), `connections` (10,000),
@@ -32,27 +49,124 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from typing import Any
 
-from ..wire import CallTimeout, RemoteError
+from gevent.event import AsyncResult
+from gevent.timeout import Timeout
+
+from ..wire import CallTimeout, Message, RemoteError
+from .core import Inbound, Outbound
 from .wsgi import WsgiPart
 
 DEFAULT_TIMEOUT = 30.0
 NOT_FOUND_TYPES = ("UnknownMethod", "WrongServer")
 
 
-class HttpGateway(WsgiPart):
-    """Serves ``POST /<method>`` over HTTP by calling the server's methods."""
+class GatewayRouter(Inbound):
+    """Where an `HttpGateway` hands its requests to the router (pylm's name).
 
-    def __init__(self, name: str, listen_address: str, **kw: Any) -> None:
+    It has no socket: `eval` turns a request into a message, routes it to
+    this part's `route` and waits for the answer, which the server's
+    `GatewayDealer` brings back. Its `listen_address` is only the name the
+    gateway and the dealer find it by (``inproc://gateway_router``).
+    """
+
+    def __init__(self, name: str = "gateway_router",
+                 listen_address: str = "inproc://gateway_router", **kw: Any) -> None:
+        super().__init__(name, listen_address, **kw)
+        self.client_id = str(uuid.uuid4())
+        self.pending: dict[bytes, AsyncResult] = {}
+
+    def open(self, context: Any) -> None:
+        """Nothing to bind: requests come from the gateway in memory."""
+
+    def tasks(self) -> list:
+        return []
+
+    def eval(self, function: str, payload: bytes, timeout: float | None = None) -> Any:
+        """Route one request and wait for its answer, as `Client.eval` does: the
+        payload, None if dropped; `RemoteError`, or `CallTimeout` after `timeout`."""
+        message = Message(function, payload, client=self.client_id, pipeline=self.client_id)
+        answer = self.pending[message.id] = AsyncResult()
+        try:
+            self.server.stats["in"] += 1
+            self.deliver([message])
+            self.after_burst()
+            try:
+                reply = answer.get(timeout=timeout)
+            except Timeout:
+                raise CallTimeout(f"no answer to {function!r} within {timeout}s") from None
+        finally:
+            self.pending.pop(message.id, None)
+        if reply.error is not None:
+            raise reply.error.to_exception()
+        return None if reply.dropped else reply.payload
+
+    def answered(self, message: Message) -> None:
+        """The answer to a request in flight (late answers are dropped)."""
+        waiting = self.pending.get(message.id)
+        if waiting is not None:
+            waiting.set(message)
+
+
+def gateway_router(server: Any, address: str, who: str) -> GatewayRouter:
+    """The `GatewayRouter` of `server` registered at `address`."""
+    for part in server.inbound_components.values():
+        if isinstance(part, GatewayRouter) and part.listen_address == address:
+            return part
+    raise ValueError(f"{who} finds no GatewayRouter registered at {address!r}")
+
+
+class GatewayDealer(Outbound):
+    """Brings the answers routed to it back to the `GatewayRouter` at its
+    `listen_address`, whose requests they answer (pylm's name; no socket)."""
+
+    def __init__(self, name: str = "gateway_dealer",
+                 listen_address: str = "inproc://gateway_router", **kw: Any) -> None:
+        super().__init__(name, listen_address, **kw)
+        self.requests: GatewayRouter | None = None
+
+    def open(self, context: Any) -> None:
+        """Find the router part whose requests this part answers."""
+        self.requests = gateway_router(self.server, self.listen_address, self.name)
+
+    def tasks(self) -> list:
+        return []
+
+    def handle(self, message: Message) -> None:
+        self.server.stats["out"] += 1
+        self.requests.answered(message)
+
+
+class HttpGateway(WsgiPart):
+    """Serves ``POST /<method>`` (and ``GET``) over HTTP by calling the server's methods.
+
+    Given `hostname` and `port` (pylm's form), it listens there and calls
+    through the `GatewayRouter` that `listen_address` names; otherwise it
+    listens on `listen_address` (``http://host:port``) and calls through a
+    client of its server.
+    """
+
+    def __init__(self, name: str, listen_address: str = "inproc://gateway_router",
+                 **kw: Any) -> None:
+        self.router_address = ""
+        if "hostname" in kw or "port" in kw:
+            self.router_address = listen_address
+            listen_address = f"http://{kw.pop('hostname', '') or '0.0.0.0'}:{kw.pop('port', 8888)}"
         super().__init__(name, listen_address, **kw)
         self.timeout = float(self.options.get("timeout", DEFAULT_TIMEOUT))
         self.client: Any = None
 
+    def prepare(self) -> None:
+        """pylm's form: find the `GatewayRouter` the requests go through."""
+        if self.router_address:
+            self.client = gateway_router(self.server, self.router_address, self.name)
+
     def release(self) -> None:
         """Close the client the requests shared."""
         client, self.client = self.client, None
-        if client is not None:
+        if client is not None and not isinstance(client, GatewayRouter):
             try:
                 client.close()
             except Exception as exc:  # closing must go on
@@ -74,10 +188,11 @@ class HttpGateway(WsgiPart):
     def respond(self, environ: dict) -> tuple[int, list, bytes]:
         """The status, headers and body that answer one request."""
         method = environ.get("PATH_INFO", "").strip("/")
-        if environ.get("REQUEST_METHOD") != "POST":
+        if environ.get("REQUEST_METHOD") not in ("GET", "POST"):
             return self.error(405, "MethodNotAllowed",
                               f"{environ.get('REQUEST_METHOD')} is not allowed; use POST",
-                              extra=[("Allow", "POST")])
+                              extra=[("Allow", "GET, POST")])
+        method = method.rpartition(".")[2]  # pylm's paths may name the server too
         if not method:
             return self.error(404, "NoMethod", "POST /<method>: the path names no method")
         if not method.isidentifier():

@@ -179,8 +179,8 @@ class HttpConnection(Outbound):
     goes to the outbound part named by option `results`, or, without it,
     the part this one's `route` names (``register_outbound(..., route=)``).
 
-    Options: `concurrency` (100), `timeout` (seconds per request, 30),
-    `results`.
+    Options: `concurrency` (100; pylm's name `max_workers` too), `timeout`
+    (seconds per request, 30), `results`.
     """
 
     bind = False
@@ -191,7 +191,8 @@ class HttpConnection(Outbound):
         if not self.urls:
             raise ValueError(f"{name} needs at least one worker URL")
         self.targets = [parse_http_address(url) for url in self.urls]
-        self.concurrency = max(1, int(self.options.get("concurrency", DEFAULT_CONCURRENCY)))
+        wanted = self.options.get("concurrency", self.options.get("max_workers"))
+        self.concurrency = max(1, int(wanted or DEFAULT_CONCURRENCY))
         self.timeout = float(self.options.get("timeout", DEFAULT_TIMEOUT))
         self.pool: Pool | None = None
         self.results: str = ""

@@ -11,13 +11,13 @@ import zmq.green as zmq
 from gevent.event import Event
 
 from ..patching import check_patch_order
-from ..log import DEFAULT_LEVEL, get_logger, setup
+from ..log import DEFAULT_LEVEL, HasLogger, get_logger, setup
 from .core import Inbound, Outbound, Part, Router
 
 STOP_TIMEOUT = 10.0  # seconds a graceful stop may take to finish the work in hand
 
 
-class ServerTemplate:
+class ServerTemplate(HasLogger):
     """Build a server from parts: register them, preset the cache, start.
 
     `start()` blocks until the server stops; `spawn()` starts it and returns
@@ -59,6 +59,9 @@ class ServerTemplate:
         if any(name in t for t in (self.inbound_components, self.outbound_components,
                                    self.bypass_components)):
             raise ValueError(f"a part named {name!r} is already registered")
+        preset = kwargs.pop("cache", None)  # pylm's 2016 form: the server's cache contents
+        if preset is not None:
+            self.preset_cache(**preset)
         instance = part(name, listen_address, **kwargs)
         table[name] = instance
         return instance

@@ -1,0 +1,1 @@
+"""Key-value stores with pylm's names: `greenpylm.persistence.kv.DictDB`."""

@@ -1,0 +1,1 @@
+"""Web workers with pylm's names: `greenpylm.remote.server`."""
