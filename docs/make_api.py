@@ -12,11 +12,12 @@ from pathlib import Path
 
 MODULES = [
     "greenpylm", "greenpylm.servers", "greenpylm.clients", "greenpylm.chained.servers",
-    "greenpylm.chained.client", "greenpylm.runner", "greenpylm.offload",
+    "greenpylm.chained.clients", "greenpylm.standalone", "greenpylm.runner", "greenpylm.offload",
     "greenpylm.parts.core", "greenpylm.parts.services", "greenpylm.parts.connections",
     "greenpylm.parts.servers", "greenpylm.parts.wsgi", "greenpylm.parts.gateways",
     "greenpylm.parts.http",
     "greenpylm.parts.workers",
+    "greenpylm.remote.server", "greenpylm.persistence.kv", "greenpylm.log",
     "greenpylm.shipping", "greenpylm.wire",
 ]
 OUT = Path(__file__).resolve().parent / "api.md"

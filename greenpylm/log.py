@@ -43,8 +43,9 @@ def _not_ours(record: dict) -> bool:
     return not record["extra"].get("greenpylm")
 
 
-def setup(server: str = "", level: int | str = DEFAULT_LEVEL, sink: Any = sys.stderr) -> None:
-    """Register `server`'s level and make sure greenpylm's sink exists once."""
+def setup(server: str = "", level: int | str = DEFAULT_LEVEL, sink: Any = "stderr") -> None:
+    """Register `server`'s level and make sure greenpylm's sink exists once
+    (`sink`: ``"stderr"``, the process's stderr at that moment; None: none)."""
     global _installed
     number = level_number(level)
     _levels[server] = number
@@ -59,7 +60,7 @@ def setup(server: str = "", level: int | str = DEFAULT_LEVEL, sink: Any = sys.st
     except ValueError:
         pass  # the application already configured loguru itself
     if sink is not None:
-        logger.add(sink, level=0, filter=_wanted, format=FORMAT, backtrace=False, diagnose=False)
+        logger.add(sys.stderr if sink == "stderr" else sink, level=0, filter=_wanted, format=FORMAT, backtrace=False, diagnose=False)
 
 
 def get_logger(server: str, part: str = "-"):
@@ -145,6 +146,7 @@ class Occurrences:
         self.counts: Counter = Counter()
 
     def note(self, kind: str, text: str, *args: Any) -> None:
+        """Count one event of `kind`; log `text` (loguru-formatted with `args`) if it is the first."""
         self.counts[kind] += 1
         if self.counts[kind] == 1:
             self.log.warning(text + " (further ones are only counted)", *args)

@@ -9,7 +9,8 @@ and parts is a socket or serialized. Bypass parts never talk to the router.
 from __future__ import annotations
 
 import sys
-from collections import deque
+import time
+from collections import Counter, deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
@@ -18,7 +19,7 @@ import zmq.green as zmq
 from gevent.event import Event
 from gevent.lock import Semaphore
 
-from ..log import HasLogger, get_logger
+from ..log import HasLogger, get_logger, setup
 from ..wire import ErrorRecord, Message, ProtocolError, decode, encode
 from ..wire.frames import DEFAULT_MAX_FRAME
 from ..wire.transport import recv_frames, send_frames
@@ -41,6 +42,15 @@ class RouteEntry:
     log: str = ""
 
 
+def __getattr__(name: str) -> Any:
+    """``zmq_context`` (pylm's name): the process's zmq.green context, which
+    servers and parts use by default; looked up each time, since a stopped
+    `Cluster` terminates it and the next use makes a new one."""
+    if name == "zmq_context":
+        return zmq.Context.instance()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 class Router:
     """The routing table between inbound and outbound parts.
 
@@ -48,9 +58,17 @@ class Router:
     an outbound part may name another outbound part that receives its
     feedback (a reroute happens once: rerouted feedback is not rerouted
     again); a blocking inbound part gets the feedback back from `route`.
+
+    Messages are handed over in memory, so pylm's parameters (the addresses
+    of its router's sockets, `logger`, `cache`, `messages`) are accepted and
+    kept, but nothing is bound.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, inbound_address: str = "inproc://inbound",
+                 outbound_address: str = "inproc://outbound", logger: Any = None,
+                 cache: Any = None, messages: int = sys.maxsize) -> None:
+        self.inbound_address, self.outbound_address = inbound_address, outbound_address
+        self.logger, self.cache, self.messages = logger, cache, messages
         self.inbound: dict[str, RouteEntry] = {}
         self.outbound: dict[str, RouteEntry] = {}
         self.parts: dict[str, "Outbound"] = {}
@@ -149,6 +167,20 @@ class Part(HasLogger):
     def run(self) -> None:
         """The body of the part's main greenlet."""
         raise NotImplementedError
+
+    def start(self) -> None:
+        """Run this part on its own until it ends or is killed (pylm's parts were
+        threads with a `start`). Outside a server it has a host of its own
+        (`Alone`): an empty cache, no routes, the process's context."""
+        if self.server is None:
+            self.attach(Alone(self.name))
+        self.open(self.server.context)
+        greenlets = [gevent.spawn(task) for task in self.tasks()]
+        try:
+            gevent.joinall(greenlets, raise_error=True)
+        finally:
+            gevent.killall(greenlets)
+            self.close()
 
     def stop_intake(self, greenlets: list) -> None:
         """Take no more input; `greenlets` are the part's, the first one reads."""
@@ -452,6 +484,23 @@ class Outbound(Part):
 
     def flush(self, timeout: float) -> None:
         self._idle.wait(timeout)
+
+
+class Alone:
+    """What a part needs of its server, for a part started on its own."""
+
+    def __init__(self, name: str) -> None:
+        setup(name)
+        self.name = name
+        self.context = zmq.Context.instance()
+        self.router = Router()
+        self.cache: dict[str, bytes] = {}
+        self.stats: Counter = Counter()
+        self.address_keys: dict[str, Part] = {}
+        self.inbound_components: dict[str, Part] = {}
+        self.outbound_components: dict[str, Part] = {}
+        self.client_factory = None
+        self.started_at = time.time()
 
 
 class BypassInbound(Part):
