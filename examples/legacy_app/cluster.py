@@ -2,7 +2,8 @@
 
 Its workers call the standard library's blocking `time.sleep` (think of a
 slow database driver): with the monkey patching below it yields to the hub,
-so each worker handles many requests at once.
+and with `concurrency=50` each worker handles up to 50 requests at once
+(by default a worker handles one message at a time, as in pylm).
 """
 from gevent import monkey
 
@@ -28,6 +29,7 @@ if __name__ == "__main__":
     db, pull, pub, worker_pull, worker_push = ADDRESS
     master = Master("squares", pull, pub, worker_pull, worker_push, db)
     with Cluster() as cluster:
-        cluster.start(master, Squarer("w1", db), Squarer("w2", db))
+        cluster.start(master, Squarer("w1", db, concurrency=50),
+                      Squarer("w2", db, concurrency=50))
         print("cluster up", flush=True)
         cluster.wait()
