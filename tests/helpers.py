@@ -4,6 +4,7 @@ from __future__ import annotations
 import itertools
 import os
 import queue
+import signal
 import socket
 import subprocess
 import sys
@@ -45,6 +46,7 @@ class Proc:
                  netns: "NetNamespace | None" = None) -> None:
         full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
         command = [sys.executable, *args]
+        self.name = " ".join(args)
         self.popen = subprocess.Popen(
             netns.command(command) if netns else command, cwd=cwd or ROOT, env=full_env, text=True,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
@@ -58,11 +60,15 @@ class Proc:
             self._queue.put(line.rstrip("\n"))
         self._queue.put(None)
 
-    def wait_for(self, text: str, timeout: float = 30.0) -> str:
+    def wait_for(self, text: str, timeout: float = 30.0, count: int = 1) -> str:
+        """The `count`-th line containing `text`, waiting for it up to `timeout` s."""
         deadline = time.monotonic() + timeout
+        seen = 0
         for line in self.lines:
             if text in line:
-                return line
+                seen += 1
+                if seen == count:
+                    return line
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -77,7 +83,9 @@ class Proc:
                                    "output:\n" + self.output())
             self.lines.append(line)
             if text in line:
-                return line
+                seen += 1
+                if seen == count:
+                    return line
 
     def drain(self, timeout: float = 10.0) -> str:
         """Wait for the process to end and return all its output."""
@@ -97,6 +105,10 @@ class Proc:
 
     def output(self) -> str:
         return "\n".join(self.lines)
+
+    def logged(self, text: str, level: str = "") -> list[str]:
+        """The lines seen so far that end with `text` (and name `level`, if given)."""
+        return [line for line in self.lines if line.rstrip().endswith(text) and level in line]
 
     def alive(self) -> bool:
         return self.popen.poll() is None
@@ -133,6 +145,13 @@ class NetNamespace:
         return ["ip", "netns", "exec", self.name, *args]
 
     def delete(self) -> None:
+        """Kill whatever still runs inside, then remove the namespace."""
+        left = subprocess.run(["ip", "netns", "pids", self.name], capture_output=True, text=True)
+        for pid in left.stdout.split():
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         subprocess.run(["ip", "netns", "delete", self.name], check=False, capture_output=True)
 
 

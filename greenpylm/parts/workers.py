@@ -100,7 +100,9 @@ class WorkerPushService(Outbound):
 
     # -- the router's side -------------------------------------------------
     def send_queued(self) -> None:
-        """Hand the queued messages (`outbox`) to the workers with room, fairest first."""
+        """Hand the queued messages (`outbox`) to the workers with room: an even
+        share each (so that a small job is spread too, as pylm's round robin
+        did), the roomiest first."""
         if self._sending.locked():
             return
         with self._sending:
@@ -108,8 +110,9 @@ class WorkerPushService(Outbound):
                 ready = [w for w in self.workers.values() if w.room > 0]
                 if not ready:
                     break
+                share = -(-len(self.outbox) // len(ready))
                 for worker in sorted(ready, key=lambda w: -w.room):
-                    self._hand(worker)
+                    self._hand(worker, share)
                     if not self.outbox:
                         break
             if len(self.outbox) < OUTBOX_LIMIT:
@@ -117,8 +120,8 @@ class WorkerPushService(Outbound):
             if not self.outbox and not self.held:
                 self._idle.set()
 
-    def _hand(self, worker: WorkerState) -> None:
-        count = min(worker.room, self.batch_size, len(self.outbox))
+    def _hand(self, worker: WorkerState, share: int) -> None:
+        count = min(worker.room, self.batch_size, share, len(self.outbox))
         if count <= 0:
             return
         batch = [self.outbox.popleft() for _ in range(count)]

@@ -20,6 +20,7 @@ import traceback
 from typing import Callable, Iterable
 from wsgiref.simple_server import make_server
 
+from ..log import get_logger, setup
 from ..wire import ErrorRecord, Message
 
 FUNCTION_VARIABLE = "HTTP_X_GREENPYLM_FUNCTION"
@@ -92,9 +93,13 @@ class DebugServer:
 
     def __init__(self, host: str, port: int, handler: type[RequestHandler]) -> None:
         self.httpd = make_server(host, port, WSGIApplication(handler))
+        self.url = f"http://{host}:{self.httpd.server_port}"
+        setup(handler.__name__)
+        self.log = get_logger(handler.__name__, "web-worker")
 
     def serve_forever(self) -> None:
         """Answer requests until the process ends."""
+        self.log.info("serving on {}", self.url)
         self.httpd.serve_forever()
 
     def handle_request(self) -> None:

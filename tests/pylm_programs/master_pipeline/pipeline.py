@@ -1,0 +1,14 @@
+"""Subscribes to the master's results and answers the client."""
+from greenpylm.servers import Pipeline
+
+
+class MyPipeline(Pipeline):
+    def foo(self, message):
+        self.logger.info('Got a message')
+        return b'and I pipelined ' + message
+
+
+if __name__ == '__main__':
+    MyPipeline('my_pipeline', db_address='tcp://127.0.0.1:5560',
+               sub_address='tcp://127.0.0.1:5556', pub_address='tcp://127.0.0.1:5561',
+               previous='server', to_client=True).start()

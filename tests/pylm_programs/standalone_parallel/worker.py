@@ -1,0 +1,13 @@
+"""A standalone worker, named by argv[1]."""
+import sys
+
+from greenpylm.standalone import Worker
+
+
+class MyWorker(Worker):
+    def foo(self, message):
+        return self.name.encode('utf-8') + b' processed ' + message
+
+
+if __name__ == '__main__':
+    MyWorker(sys.argv[1], 'tcp://127.0.0.1:5559').start()
