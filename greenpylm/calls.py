@@ -9,13 +9,12 @@ again with the code, up to `MAX_RESENDS` times.
 from __future__ import annotations
 
 import sys
-import time
-from collections import deque
 from typing import Any, Callable, Iterable, Iterator
 
 import gevent
 from gevent.event import Event
 
+from .cooperative import Mailbox, Turns
 from .shipping import Seal, Shipped
 from .wire import CallTimeout, GreenpylmError, Message, encode
 from .wire.transport import deadline_after
@@ -27,6 +26,30 @@ WELCOMED_AGAIN = Message()
 
 #: one step: (server name, method name or callable)
 Step = tuple[str, Any]
+
+
+def steps_of(function: Any, first_server: str | None = None) -> list[Step]:
+    """The steps of `function`: ``'server.method'``, ``('server', callable)``, or
+    a list of those. Given `first_server` (a chain's), an entry may also be a
+    bare method name or a callable: it runs on whichever server the chain
+    hands it to (`first_server` for the first step)."""
+    entries = [function] if isinstance(function, (str, tuple)) else list(function) \
+        if isinstance(function, list) else [function]
+    steps = []
+    for i, entry in enumerate(entries):
+        if isinstance(entry, str) and "." in entry:
+            server, _, method = entry.partition(".")
+            steps.append((server, method))
+        elif isinstance(entry, tuple) and len(entry) == 2 and isinstance(entry[0], str):
+            steps.append(entry)
+        elif first_server is not None and (isinstance(entry, str) or callable(entry)):
+            steps.append((first_server if i == 0 else "", entry))
+        elif isinstance(entry, str):
+            raise ValueError(f"a step is 'server.method', not {entry!r}")
+        else:
+            raise TypeError(f"a step is 'server.method' or ('server', callable), "
+                            f"not {entry!r}")
+    return steps
 
 
 def plan(steps: list[Step]) -> tuple[str, list[Shipped]]:
@@ -48,19 +71,16 @@ class Dispatcher:
     """Hands every reply a client receives to the `Inbox` of the call that sent
     its id, so that many greenlets can share one client.
 
-    No greenlet is set aside for reading: a waiting call reads the socket
-    itself when no other call is reading (one at a time), and delivers what
-    it reads to every inbox; when it leaves, it hands the reading over to
-    another waiting call. A lone call so gets its reply without a hand-over
-    between greenlets. Replies nobody expects (late answers to timed-out
-    calls) are dropped.
+    No greenlet is set aside for reading: the calls that wait take turns at
+    reading the socket for everybody (`Turns`), so a lone call gets its reply
+    without a hand-over between greenlets. Replies nobody expects (late
+    answers to timed-out calls) are dropped.
     """
 
     def __init__(self, read: Callable[[float | None], list[Message]]) -> None:
         self._read = read  # the next batch, or [] (deadline passed, or a welcome)
         self._boxes: dict[bytes, "Inbox"] = {}
-        self._waiting: set[Event] = set()  # of the calls waiting while another reads
-        self._reading = False
+        self._turns = Turns(self._pump)
         self.failure: Exception | None = None
 
     def inbox(self) -> "Inbox":
@@ -70,55 +90,30 @@ class Dispatcher:
         """Wait until `ready()`, reading for everybody while nobody else does;
         False if `deadline` passed first. `event` is the caller's own: set to
         wake it (a delivery, its turn to read, a welcome)."""
-        try:
-            while not ready():
-                if self.failure is not None:
-                    raise GreenpylmError(f"the client's receiving socket failed: "
-                                         f"{self.failure!r}")
-                timeout = None if deadline is None else deadline - time.monotonic()
-                if timeout is not None and timeout <= 0:
-                    return False
-                if not self._reading:
-                    self._pump(deadline)
-                    continue
-                event.clear()
-                self._waiting.add(event)
-                try:
-                    event.wait(timeout)
-                finally:
-                    self._waiting.discard(event)
-            return True
-        finally:
-            if not self._reading:
-                self._pass_turn()
+        def done() -> bool:
+            if ready():
+                return True
+            if self.failure is not None:
+                raise GreenpylmError(f"the client's receiving socket failed: {self.failure!r}")
+            return False
+        return self._turns.wait(done, event, deadline)
 
     def _pump(self, deadline: float | None) -> None:
-        self._reading = True
         try:
             messages = self._read(deadline)
         except Exception as exc:  # the socket broke: every waiting call fails (`wait`)
             self.failure = exc
             self.wake_all()
             return
-        finally:
-            self._reading = False
         boxes = self._boxes
         for message in messages:
             box = boxes.get(message.id)
             if box is not None:
                 box.put(message)
 
-    def _pass_turn(self) -> None:
-        """Wake a waiting call that nothing else woke: it reads next."""
-        for event in self._waiting:
-            if not event.is_set():
-                event.set()
-                return
-
     def wake_all(self) -> None:
         """Make every waiting call look again (after a welcome, or a failure)."""
-        for event in self._waiting:
-            event.set()
+        self._turns.wake_all()
 
     def welcomed_again(self) -> None:
         """Tell every waiting call that the server may have lost what it held."""
@@ -138,8 +133,7 @@ class Inbox:
         self._dispatcher = dispatcher
         self._boxes = dispatcher._boxes
         self._ids: set[bytes] = set()
-        self._items: deque = deque()
-        self._ready = Event()
+        self._items = Mailbox()
 
     def expect(self, ids: Iterable[bytes]) -> None:
         for id in ids:
@@ -156,17 +150,115 @@ class Inbox:
         self._ids.clear()
 
     def put(self, message: Message) -> None:
-        self._items.append(message)
-        self._ready.set()
+        self._items.put(message)
 
     def get(self, deadline: float | None, what: str) -> list[Message]:
         """The replies delivered so far, waiting for one until `deadline`."""
-        if not self._items and not self._dispatcher.wait(self._items.__len__, self._ready,
-                                                         deadline):
+        items = self._items
+        if not items and not self._dispatcher.wait(items.__len__, items.arrived, deadline):
             raise CallTimeout(f"timed out waiting for {what}")
-        items = list(self._items)
-        self._items.clear()
-        return items
+        return items.take()
+
+
+class Window:
+    """The sending side of a call: keeps at most `window` messages outstanding,
+    remembers each input until it is answered, and sends again what a server
+    lost (``MissingCode``: with the code, `MAX_RESENDS` times at most; a new
+    welcome: everything outstanding)."""
+
+    def __init__(self, call: "Call", payloads: Iterable[Any], fan_out: bool) -> None:
+        self.call = call
+        self.fan_out = fan_out  # replies may outnumber inputs: keep the inputs
+        self._source = iter(payloads)
+        self.inputs: dict[bytes, tuple[int, Any]] = {}  # id -> (position, payload)
+        self.outstanding: set[bytes] = set()  # sent, not answered yet
+        self._answered: set[bytes] = set()  # answered, may answer again (fan-out only)
+        self._resends: dict[bytes, int] = {}
+        self.sent = 0
+        self.exhausted = False
+
+    @property
+    def done(self) -> bool:
+        """Every input sent and answered."""
+        return self.exhausted and not self.outstanding
+
+    def fill(self) -> None:
+        """Send new messages while there is room in the window."""
+        call = self.call
+        room = call.window - len(self.outstanding)
+        while not self.exhausted and room > 0:
+            batch = []
+            for payload in self._source:
+                message = call.message(payload, with_code=not self.sent and not batch
+                                       and bool(call.shipped))
+                self.inputs[message.id] = (self.sent + len(batch), payload)
+                batch.append(message)
+                if len(batch) >= min(room, call.batch_size):
+                    break
+            else:
+                self.exhausted = True
+            if batch:
+                ids = [m.id for m in batch]
+                call.inbox.expect(ids)
+                call.send(encode(batch))
+                self.outstanding.update(ids)
+                self.sent += len(batch)
+                room -= len(batch)
+                if not self.exhausted:
+                    gevent.sleep(0)  # between batches, let the rest of the hub run
+
+    def send_outstanding_again(self) -> None:
+        """The server was welcomed anew (it may have restarted): resend what it held."""
+        call = self.call
+        again = [call.message(self.inputs[i][1], i, with_code=bool(call.shipped))
+                 for i in self.outstanding]
+        for start in range(0, len(again), call.batch_size):
+            call.send(encode(again[start:start + call.batch_size]))
+
+    def settle(self, reply: Message) -> tuple[int, Any] | None:
+        """The (position, payload) of the input `reply` answers; None for a reply
+        that answers nothing of this call, or that was handled here (resent)."""
+        id = reply.id
+        if id in self.outstanding:
+            call = self.call
+            if reply.error is not None and reply.error.type == "MissingCode" \
+                    and call.shipped and self._resends.get(id, 0) < MAX_RESENDS:
+                self._resends[id] = self._resends.get(id, 0) + 1
+                call.send(encode([call.message(self.inputs[id][1], id, with_code=True)]))
+                return None
+            self.outstanding.discard(id)
+            self._resends.pop(id, None)
+            if self.fan_out:
+                self._answered.add(id)
+                return self.inputs.get(id)
+            call.inbox.forget(id)
+            return self.inputs.pop(id, None)
+        if id in self._answered:
+            return self.inputs.get(id)
+        return None  # a late answer to an earlier, timed-out call
+
+
+class InOrder:
+    """Puts results back in input order: each waits until every earlier
+    input has been answered."""
+
+    def __init__(self) -> None:
+        self._next = 0
+        self._held: dict[int, list] = {}
+        self._answered: set[int] = set()
+
+    def add(self, position: int, results: list) -> list:
+        """The results that may go out now that input `position` gave `results`."""
+        if position < self._next:
+            return results  # more results of an input already let through (fan-out)
+        self._held.setdefault(position, []).extend(results)
+        self._answered.add(position)
+        out = []
+        while self._next in self._answered:
+            self._answered.discard(self._next)
+            out += self._held.pop(self._next, ())
+            self._next += 1
+        return out
 
 
 class Call:
@@ -185,13 +277,27 @@ class Call:
         self.send = send
         self.inbox = inbox
 
-    def _message(self, payload: Any, id: bytes | None = None, with_code: bool = False) -> Message:
+    def message(self, payload: Any, id: bytes | None = None, with_code: bool = False) -> Message:
+        """The signed message carrying `payload` (and the call's code, `with_code`)."""
         message = Message(self.function, payload, client=self.client, pipeline=self.pipeline,
                           cache=self.cache, id=id)
         if with_code:
-            self.seal.attach(message, self.shipped)
-        self.seal.close(message)
+            self.seal.enclose(message, self.shipped)
+        self.seal.sign(message)
         return message
+
+    def push(self, payloads: Iterable[Any]) -> int:
+        """Send every payload, in batches, expecting no reply; how many were sent."""
+        sent, batch = 0, []
+        for payload in payloads:
+            batch.append(self.message(payload, with_code=not sent and bool(self.shipped)))
+            sent += 1
+            if len(batch) >= self.batch_size:
+                self.send(encode(batch))
+                batch = []
+        if batch:
+            self.send(encode(batch))
+        return sent
 
     def run(self, payloads: Iterable[Any], messages: int = sys.maxsize,
             timeout: float | None = None, keep_drops: bool = False, ordered: bool = False,
@@ -208,91 +314,31 @@ class Call:
 
     def _run(self, payloads: Iterable[Any], messages: int, timeout: float | None,
              keep_drops: bool, ordered: bool, with_input: bool) -> Iterator[Any]:
-        inbox = self.inbox
-        source = iter(payloads)
         fan_out = messages != sys.maxsize  # pylm's way of saying: more replies than inputs
-        inputs: dict[bytes, tuple[int, Any]] = {}  # id -> (position, payload), while needed
-        resends: dict[bytes, int] = {}
-        outstanding: set[bytes] = set()  # sent, not answered yet
-        answered_ids: set[bytes] = set()  # answered, may answer again (fan-out only)
-        held: dict[int, list] = {}  # ordered: results waiting for earlier positions
-        answered: set[int] = set()
-        next_out = 0
-        sent = produced = 0
-        exhausted = False
-        first = True
+        window = Window(self, payloads, fan_out)
+        order = InOrder() if ordered else None
+        produced = 0
         while produced < messages:
-            room = self.window - len(outstanding)
-            while not exhausted and room > 0:
-                batch = []
-                for payload in source:
-                    message = self._message(payload, with_code=first and bool(self.shipped))
-                    first = False
-                    inputs[message.id] = (sent + len(batch), payload)
-                    batch.append(message)
-                    if len(batch) >= min(room, self.batch_size):
-                        break
-                else:
-                    exhausted = True
-                if batch:
-                    ids = [m.id for m in batch]
-                    inbox.expect(ids)
-                    self.send(encode(batch))
-                    outstanding.update(ids)
-                    sent += len(batch)
-                    room -= len(batch)
-                    if not exhausted:
-                        gevent.sleep(0)  # between batches, let the rest of the hub run
-            if exhausted and not outstanding and not fan_out:
+            window.fill()
+            if window.done and not fan_out:
                 return
-            what = f"{len(outstanding)} of {sent} messages to {self.function!r}"
-            for reply in inbox.get(deadline_after(timeout), what):
-                if reply is WELCOMED_AGAIN:  # the server restarted? send again what it held
-                    again = [self._message(inputs[i][1], i, with_code=bool(self.shipped))
-                             for i in outstanding]
-                    for start in range(0, len(again), self.batch_size):
-                        self.send(encode(again[start:start + self.batch_size]))
+            what = f"{len(window.outstanding)} of {window.sent} messages to {self.function!r}"
+            for reply in self.inbox.get(deadline_after(timeout), what):
+                if reply is WELCOMED_AGAIN:
+                    window.send_outstanding_again()
                     continue
-                if reply.id in outstanding:
-                    if reply.error is not None and reply.error.type == "MissingCode" \
-                            and self.shipped and resends.get(reply.id, 0) < MAX_RESENDS:
-                        resends[reply.id] = resends.get(reply.id, 0) + 1
-                        resent = self._message(inputs[reply.id][1], reply.id, with_code=True)
-                        self.send(encode([resent]))
-                        continue
-                    outstanding.discard(reply.id)
-                    resends.pop(reply.id, None)
-                    if fan_out:
-                        answered_ids.add(reply.id)
-                    else:
-                        inbox.forget(reply.id)
-                    entry = inputs.get(reply.id) if fan_out else inputs.pop(reply.id, None)
-                elif reply.id in answered_ids:
-                    entry = inputs.get(reply.id)
-                else:
-                    continue  # a late answer to an earlier, timed-out call
+                entry = window.settle(reply)
+                if entry is None:
+                    continue
                 if reply.error is not None:
                     raise reply.error.to_exception()
                 if not reply.dropped:
                     self.seal.open(reply, wanted=b"")
-                wanted = keep_drops or not reply.dropped
                 payload = None if reply.dropped else reply.payload
-                result = (entry[1], payload) if with_input else payload
-                if not ordered or entry[0] < next_out:
-                    if wanted:
-                        produced += 1
-                        yield result
-                        if produced >= messages:
-                            return
-                    continue
-                if wanted:
-                    held.setdefault(entry[0], []).append(result)
-                answered.add(entry[0])
-                while next_out in answered:
-                    answered.discard(next_out)
-                    for result in held.pop(next_out, ()):
-                        produced += 1
-                        yield result
-                        if produced >= messages:
-                            return
-                    next_out += 1
+                results = [(entry[1], payload) if with_input else payload] \
+                    if keep_drops or not reply.dropped else []
+                for result in results if order is None else order.add(entry[0], results):
+                    produced += 1
+                    yield result
+                    if produced >= messages:
+                        return

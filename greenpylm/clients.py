@@ -10,6 +10,7 @@ bounded and the server's publisher never drops a result.
 """
 from __future__ import annotations
 
+import functools
 import sys
 import time
 import uuid
@@ -19,15 +20,16 @@ import zmq.green as zmq
 from gevent.event import Event
 from gevent.lock import Semaphore
 
+from .cache_client import CacheClient
+from .calls import Call, Dispatcher, plan, steps_of
+from .client_base import ClientBase
+from .log import DEFAULT_LEVEL
 from .patching import check_patch_order
-from .log import DEFAULT_LEVEL, HasLogger, Occurrences, get_logger, setup
-from .cache_client import CacheClient, UsesCache
-from .calls import Call, Dispatcher, Step, plan
 from .progress import progress_bar
-from .shipping import Seal
-from .wire import CallTimeout, Message, ProtocolError, decode
-from .wire.frames import TAG_WELCOME
-from .wire.transport import deadline_after, recv_frames, send_frames, wait_readable
+from .shipping import Shipped
+from .wire import CallTimeout
+from .wire.frames import is_welcome
+from .wire.transport import deadline_after
 
 #: what `eval` and `job` call: ``'server.method'`` or a list of ``'server.method'``
 #: and ``('server', callable)`` entries, one per step of a pipeline
@@ -35,10 +37,15 @@ Function = str | tuple | list
 
 DEFAULT_WINDOW = 2000
 DEFAULT_BATCH = 128
-PLANS_KEPT = 256  # functions given as strings whose plan a client keeps
 
 
-class Client(HasLogger, UsesCache):
+@functools.lru_cache(maxsize=256)
+def plan_of(function: str) -> tuple[str, list[Shipped]]:
+    """The plan of a function given as a string (nothing to ship: kept)."""
+    return plan(steps_of(function))
+
+
+class Client(ClientBase):
     """Calls the methods of a server (``'server.method'``) and uses its cache.
 
     Addresses not given are fetched from the server's cache service at
@@ -53,6 +60,8 @@ class Client(HasLogger, UsesCache):
                  logging_level: int | str = DEFAULT_LEVEL, this_config: bool = False, *,
                  context: Any = None, window: int = DEFAULT_WINDOW,
                  batch_size: int = DEFAULT_BATCH, key: bytes | str | None = None) -> None:
+        super().__init__(f"client:{server_name}", logging_level, context, key, window,
+                         batch_size)
         self.server_name = server_name
         self.db_address = db_address
         self.push_address = push_address
@@ -61,24 +70,11 @@ class Client(HasLogger, UsesCache):
         self.this_config = this_config
         self.uuid = str(uuid.uuid4())
         self.pipeline = session or self.uuid
-        self.window = max(1, window)
-        self.batch_size = max(1, batch_size)
-        self.context = context or zmq.Context.instance()
-        self.seal = Seal(key)
-        label = f"client:{server_name}"
-        setup(label, logging_level)
-        self.log = get_logger(label, "client")
-        self.problems = Occurrences(self.log)
         check_patch_order(self.log)
         self.cache_client = CacheClient(server_name, db_address, self.context, self.uuid,
                                         prefix=session or "", log=self.log)
-        self._push: Any = None
-        self._sub: Any = None
         self._welcomed = False
         self._connecting = Semaphore()
-        self._sending = Semaphore()
-        self._dispatcher = Dispatcher(self._read)
-        self._plans: dict[str, tuple[str, list]] = {}
 
     # -- connections ------------------------------------------------------
     def _connect(self, deadline: float | None) -> None:
@@ -94,11 +90,11 @@ class Client(HasLogger, UsesCache):
                     self.push_address = self._config("pull_address", deadline)
                 if not self.sub_address:
                     self.sub_address = self._config("pub_address", deadline)
-                self._sub = self.context.socket(zmq.SUB)
-                self._sub.setsockopt(zmq.LINGER, 0)
-                self._sub.setsockopt(zmq.RCVHWM, 0)  # the window bounds what can queue here
-                self._sub.connect(self.sub_address)
-                self._sub.setsockopt(zmq.SUBSCRIBE, self.uuid.encode())
+                self._replies = self.context.socket(zmq.SUB)
+                self._replies.setsockopt(zmq.LINGER, 0)
+                self._replies.setsockopt(zmq.RCVHWM, 0)  # the window bounds what queues here
+                self._replies.connect(self.sub_address)
+                self._replies.setsockopt(zmq.SUBSCRIBE, self.uuid.encode())
                 self._push = self.context.socket(zmq.PUSH)
                 self._push.setsockopt(zmq.LINGER, 1000)
                 self._push.connect(self.push_address)
@@ -118,19 +114,8 @@ class Client(HasLogger, UsesCache):
 
     def close(self) -> None:
         """Close the client's sockets."""
-        self._dispatcher.close()
-        self.cache_client.close()
-        for socket in (self._push, self._sub):
-            if socket is not None:
-                socket.close()
-        self._push = self._sub = None
+        super().close()
         self._welcomed = False
-
-    def __enter__(self) -> "Client":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
 
     # -- calls ------------------------------------------------------------
     def eval(self, function: Function, payload: Any, messages: int = 1, cache: str = "", *,
@@ -169,63 +154,20 @@ class Client(HasLogger, UsesCache):
     def _call(self, function: Function, cache: str, timeout: float | None) -> Call:
         if self._push is None or not self._welcomed:
             self._connect(deadline_after(timeout))
-        return Call(self._plan(function), seal=self.seal, client=self.uuid,
-                    pipeline=self.pipeline, cache=cache, window=self.window,
-                    batch_size=self.batch_size, send=self._send,
-                    inbox=self._dispatcher.inbox())
+        planned = plan_of(function) if isinstance(function, str) else plan(steps_of(function))
+        return super()._call(planned, cache, self.window)
 
-    def _plan(self, function: Function) -> tuple[str, list]:
-        """`plan` of the steps of `function`; kept for functions given as strings."""
-        if not isinstance(function, str):
-            return plan(self._steps(function))
-        planned = self._plans.get(function)
-        if planned is None:
-            if len(self._plans) >= PLANS_KEPT:
-                self._plans.clear()
-            planned = self._plans[function] = plan(self._steps(function))
-        return planned
-
-    def _send(self, frames: list) -> None:
-        with self._sending:
-            send_frames(self._push, frames)
-
-    @staticmethod
-    def _steps(function: Function) -> list[Step]:
-        """``'server.method'``, or a list of those and ``('server', callable)`` entries."""
-        entries = [function] if isinstance(function, (str, tuple)) else list(function)
-        steps = []
-        for entry in entries:
-            if isinstance(entry, str):
-                server, dot, method = entry.partition(".")
-                if not dot:
-                    raise ValueError(f"a step is 'server.method', not {entry!r}")
-                steps.append((server, method))
-            elif isinstance(entry, tuple) and len(entry) == 2 and isinstance(entry[0], str):
-                steps.append(entry)
-            else:
-                raise TypeError(f"a step is 'server.method' or ('server', callable), "
-                                f"not {entry!r}")
-        return steps
-
-    def _read(self, deadline: float | None) -> list[Message]:
-        """The messages of the next batch published to this client, or none (a
-        welcome, a malformed batch, or `deadline` passed): the dispatcher's."""
-        if not wait_readable(self._sub, deadline):
-            return []
-        frames = recv_frames(self._sub)
-        if len(frames) == 2 and frames[1] == TAG_WELCOME:
+    def unwrap(self, frames: list) -> list | None:
+        """The batch after the topic frame; a welcome (None) lets every call on."""
+        if is_welcome(frames):
             if self._welcomed:  # again: the server restarted, or we reconnected
                 self.log.info("welcomed again by {}: sending outstanding messages again",
                               self.sub_address)
                 self._dispatcher.welcomed_again()
             self._welcomed = True
             self._dispatcher.wake_all()
-            return []
-        try:
-            return decode(frames[1:])
-        except ProtocolError as exc:
-            self.problems.note(exc.kind, "ignoring a malformed result: {}", exc)
-            return []
+            return None
+        return frames[1:]
 
 
 def client_of(server: Any) -> Client:

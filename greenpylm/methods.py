@@ -140,7 +140,7 @@ class MethodRunner(ServerTemplate):
         for m in out:
             if last:
                 self.seal.strip(m)  # no later step needs the code
-            self.seal.close(m)
+            self.seal.sign(m)
         self._handled += 1
         if self._handled == self.messages:
             self.log.info("handled {} messages, stopping", self._handled)

@@ -42,10 +42,10 @@ class Server(MethodRunner):
                  pipelined: bool = False, log_level: int | str = DEFAULT_LEVEL,
                  messages: int = sys.maxsize, **options: Any) -> None:
         super().__init__(name, log_level, messages, pipelined, **options)
-        pull = self.register_inbound(PullService, "Pull", pull_address, route="Pub", **options)
+        pull = self.register_inbound(PullService, "Pull", pull_address, route="Pub",
+                                     hook=self.execute, **options)
         publish_and_cache(self, pub_address, db_address, options)
         self.advertise("pull_address", pull)
-        pull.scatter = self.execute
 
 
 class Pipeline(MethodRunner):
@@ -64,11 +64,10 @@ class Pipeline(MethodRunner):
                  previous: str, to_client: bool = True, log_level: int | str = DEFAULT_LEVEL,
                  messages: int = sys.maxsize, **options: Any) -> None:
         super().__init__(name, log_level, messages, not to_client, **options)
-        sub = self.register_inbound(SubConnection, "Sub", sub_address, route="Pub",
-                                    topic=previous, **options)
+        self.register_inbound(SubConnection, "Sub", sub_address, route="Pub", hook=self.execute,
+                              topic=previous, **options)
         publish_and_cache(self, pub_address, db_address, options)
         self.preset_cache(sub_address=sub_address)
-        sub.scatter = self.execute
 
 
 class Sink(MethodRunner):
@@ -90,9 +89,8 @@ class Sink(MethodRunner):
             raise ValueError(f"Sink {name!r}: {len(sub_addresses)} sub_addresses but "
                              f"{len(previous)} previous servers")
         for i, (address, topic) in enumerate(zip(sub_addresses, previous)):
-            sub = self.register_inbound(SubConnection, f"Sub{i}", address, route="Pub",
-                                        topic=topic, **options)
-            sub.scatter = self.execute
+            self.register_inbound(SubConnection, f"Sub{i}", address, route="Pub",
+                                  hook=self.execute, topic=topic, **options)
         publish_and_cache(self, pub_address, db_address, options)
         self.preset_cache(sub_addresses=" ".join(sub_addresses))
 
@@ -101,8 +99,8 @@ def publish_and_cache(server: ServerTemplate, pub_address: str, db_address: str,
                       options: dict) -> None:
     """Register the ``Pub`` part `server` publishes through (topics from its
     `handle_stream`) and its ``Cache`` service, and advertise both in the cache."""
-    pub = server.register_outbound(PubService, "Pub", pub_address, **options)
-    pub.handle_stream = server.handle_stream
+    pub = server.register_outbound(PubService, "Pub", pub_address, hook=server.handle_stream,
+                                   **options)
     cache = server.register_bypass(CacheService, "Cache", db_address, **options)
     server.preset_cache(name=server.name)
     server.advertise("pub_address", pub)
@@ -124,14 +122,13 @@ class BaseMaster(ServerTemplate):
         super().__init__(name, log_level, **options)
         self.pipelined = pipelined
         self.client_factory = client_of
-        gather = self.register_inbound(WorkerPullService, "WorkerPull", worker_pull_address,
-                                       route="Pub", **options)
-        push = self.register_outbound(WorkerPushService, "WorkerPush", worker_push_address,
-                                      **options)
+        pushed = self.register_inbound(WorkerPullService, "WorkerPull", worker_pull_address,
+                                       route="Pub", hook=self.gather, **options)
+        link = self.register_outbound(WorkerPushService, "WorkerPush", worker_push_address,
+                                      route="Pub", hook=self.gather, **options)
         publish_and_cache(self, pub_address, db_address, options)
-        self.advertise("worker_pull_address", gather)
-        self.advertise("worker_push_address", push)
-        gather.scatter = self.gather
+        self.advertise("worker_pull_address", pushed)
+        self.advertise("worker_push_address", link)
 
     handle_stream = MethodRunner.handle_stream
     change_payload = staticmethod(MethodRunner.change_payload)
@@ -157,8 +154,7 @@ class Master(BaseMaster):
         super().__init__(name, pipelined, log_level, worker_pull_address, worker_push_address,
                          db_address, pub_address, options)
         pull = self.register_inbound(PullService, "Pull", pull_address, route="WorkerPush",
-                                     **options)
-        pull.scatter = self.scatter
+                                     hook=self.scatter, **options)
         self.advertise("pull_address", pull)
         self.preset_cache(**(cache or {}))
 
@@ -172,9 +168,8 @@ class Hub(BaseMaster):
                  log_level: int | str = DEFAULT_LEVEL, **options: Any) -> None:
         super().__init__(name, pipelined, log_level, worker_pull_address, worker_push_address,
                          db_address, pub_address, options)
-        sub = self.register_inbound(SubConnection, "Sub", sub_address, route="WorkerPush",
-                                    topic=previous, **options)
-        sub.scatter = self.scatter
+        self.register_inbound(SubConnection, "Sub", sub_address, route="WorkerPush",
+                              hook=self.scatter, topic=previous, **options)
         self.preset_cache(sub_address=sub_address, **(cache or {}))
 
 
@@ -209,9 +204,8 @@ class Worker(UsesCache, MethodRunner):
             self.serves = ask("get", "name").decode()
             self.cache_client.server_name = self.serves
             self.pull_address = self.pull_address or ask("get", "worker_push_address").decode()
-            link = self.register_inbound(WorkerConnection, "Master", self.pull_address,
-                                         **self.options)
-            link.scatter = self.execute
+            self.register_inbound(WorkerConnection, "Master", self.pull_address,
+                                  hook=self.execute, **self.options)
             self.log.info("working for {!r} at {}", self.serves, self.pull_address)
         return super().spawn()
 
@@ -243,4 +237,4 @@ class HttpWorker(MethodRunner):
             self.serves = serves
         else:
             self.checks_server_name = False
-        self.register_bypass(HttpService, "Http", listen_address, **options)
+        self.register_bypass(HttpService, "Http", listen_address, hook=self.execute, **options)

@@ -97,13 +97,13 @@ def test_unsigned_or_undecodable_code_is_refused_and_the_chain_goes_on(procs, tm
         unsigned = Message(steps, b"x", client="tester", code=Bundle.encode([evil]))
         junk = Shipped(digest_of(b"not dill at all"), b"not dill at all")
         undecodable = Message(f"s.{junk.reference} .x .y", b"x", client="tester")
-        client.seal.attach(undecodable, [junk])  # signed properly, but not a pickle
-        client.seal.close(undecodable)
+        client.seal.enclose(undecodable, [junk])  # signed properly, but not a pickle
+        client.seal.sign(undecodable)
         send_frames(client._push, encode([unsigned, undecodable]))
         replies = []
         deadline = deadline_after(20)
-        while len(replies) < 2 and wait_readable(client._pull, deadline):
-            replies += decode(recv_frames(client._pull))
+        while len(replies) < 2 and wait_readable(client._replies, deadline):
+            replies += decode(recv_frames(client._replies))
         assert [r.error.type for r in replies] == ["CodeRefused", "CodeRefused"]
         assert "not signed" in replies[0].error.message
         assert "cannot load" in replies[1].error.message

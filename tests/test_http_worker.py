@@ -40,7 +40,7 @@ from greenpylm.parts.services import CacheService, PubService, PullService
 db, pull, pub, urls = sys.argv[1:]
 server = ServerTemplate()
 server.register_inbound(PullService, "Pull", pull, route="HttpWorkers")
-server.register_outbound(HttpConnection, "HttpWorkers", urls, results="Pub", concurrency=20)
+server.register_outbound(HttpConnection, "HttpWorkers", urls, route="Pub", concurrency=20)
 server.register_outbound(PubService, "Pub", pub)
 server.register_bypass(CacheService, "Cache", db)
 server.preset_cache(name="server", db_address=db, pull_address=pull, pub_address=pub)
@@ -168,5 +168,5 @@ def test_connection_needs_somewhere_for_results():
     from greenpylm.parts.servers import ServerTemplate
     server = ServerTemplate("s")
     server.register_outbound(HttpConnection, "HttpWorkers", "http://127.0.0.1:1")
-    with pytest.raises(ValueError, match="results"):
+    with pytest.raises(ValueError, match="needs a route"):
         server.spawn()

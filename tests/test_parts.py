@@ -21,16 +21,16 @@ class Recorder(Outbound):
     socket_type = zmq.PUSH
     bind = True
 
-    def __init__(self, name, listen_address, feedback=None, **kw):
+    def __init__(self, name, listen_address, answer=None, **kw):
         super().__init__(name, listen_address, **kw)
         self.received: list[Message] = []
         self.arrived = gevent.event.Event()
-        self.feedback = feedback
+        self.answer = answer
 
     def handle(self, message):
         self.received.append(message)
         self.arrived.set()
-        return self.feedback(message) if self.feedback else None
+        return self.answer(message) if self.answer else None
 
     def run(self):
         gevent.sleep(3600)
@@ -38,17 +38,15 @@ class Recorder(Outbound):
 
 def test_router_routes_blocks_and_reroutes_once():
     router = Router()
-    a = Recorder("A", "", feedback=lambda m: m.reply(b"from A"))
-    b = Recorder("B", "", feedback=lambda m: m.reply(b"from B"))
+    a = Recorder("A", "", answer=lambda m: m.reply(b"from A"))
+    b = Recorder("B", "", answer=lambda m: m.reply(b"from B"))
     c = Recorder("C", "")
-    for part in (a, b, c):
-        router.attach(part)
     router.register_inbound("in", route="A", block=True)
     router.register_inbound("quiet", route="A")
     router.register_inbound("nowhere")
-    router.register_outbound("A", route="B")
-    router.register_outbound("B", route="C")
-    router.register_outbound("C")
+    router.register_outbound("A", route="B", part=a)
+    router.register_outbound("B", route="C", part=b)
+    router.register_outbound("C", part=c)
     router.check()
 
     feedback = router.route("in", Message("s.f", b"x"))
@@ -70,15 +68,14 @@ def test_router_check_names_a_missing_route():
 def test_parts_hand_over_the_same_message_object_no_serialization():
     pull = f"inproc://pull-{free_port()}"
     server = ServerTemplate("handover")
-    inbound = server.register_inbound(PullService, "Pull", pull, route="Out")
-    out = server.register_outbound(Recorder, "Out", f"inproc://out-{free_port()}")
     scattered = []
 
     def scatter(message):
         scattered.append(message)
         yield message
 
-    inbound.scatter = scatter
+    server.register_inbound(PullService, "Pull", pull, route="Out", hook=scatter)
+    out = server.register_outbound(Recorder, "Out", f"inproc://out-{free_port()}")
     runner = server.spawn()
     push = zmq.Context.instance().socket(zmq.PUSH)
     push.connect(pull)
@@ -137,7 +134,7 @@ def test_rep_service_replies_with_the_blocking_routes_feedback():
     server = ServerTemplate("rep")
     server.register_inbound(RepService, "Rep", address, route="Out", block=True)
     server.register_outbound(Recorder, "Out", f"inproc://o-{free_port()}",
-                             feedback=lambda m: m.reply(m.payload.upper()))
+                             answer=lambda m: m.reply(m.payload.upper()))
     server.spawn()
     dealer = zmq.Context.instance().socket(zmq.DEALER)
     dealer.connect(address)

@@ -46,8 +46,8 @@ def test_every_kind_of_callable_ships_and_runs(kind):
     shipped = Shipped.of(function)
     sender, receiver = Seal("key"), Seal("key")
     message = Message("s." + shipped.reference, argument)
-    sender.attach(message, [shipped])
-    sender.close(message)
+    sender.enclose(message, [shipped])
+    sender.sign(message)
     arrived = through_the_wire(message)
     receiver.open(arrived, wanted=shipped.digest)
     assert receiver.callables.get(shipped.digest)(arrived.payload) == expected
@@ -57,13 +57,13 @@ def test_payload_objects_arrive_as_the_same_object_and_bytes_untouched():
     seal = Seal("key")
     value = {"a": [1, 2.5, None], "b": (b"x", "y")}
     message = Message("s.f", value)
-    seal.close(message)
+    seal.sign(message)
     assert message.pickled and message.signature
     arrived = through_the_wire(message)
     seal.open(arrived, wanted=b"")
     assert arrived.payload == value and not arrived.pickled
     raw = Message("s.f", b"\x80\x05raw bytes that look like a pickle")
-    seal.close(raw)
+    seal.sign(raw)
     assert not raw.pickled and raw.signature == b""
     assert through_the_wire(raw).payload == raw.payload
 
@@ -80,14 +80,14 @@ def test_code_signed_with_another_key_or_unsigned_is_never_unpickled(tmp_path):
                            (Seal("key"), "flip")):
         message = Message("s." + evil.reference, Boom())
         sender = Seal("key")
-        sender.attach(message, [evil])
-        sender.close(message)
+        sender.enclose(message, [evil])
+        sender.sign(message)
         arrived = through_the_wire(message)
         if tamper == "unsign":
             arrived.signature = b""
         elif tamper == "flip":  # a signed raw payload passed off as a pickle
             raw = Message("s.f", bytes(arrived.payload))
-            sender.close(raw)
+            sender.sign(raw)
             raw.pickled = True
             arrived = raw
         with pytest.raises(CodeRefused):
@@ -121,7 +121,7 @@ def test_bundles_check_every_digest():
 def test_the_key_comes_from_the_environment(monkeypatch):
     monkeypatch.setenv("GREENPYLM_KEY", "from the environment")
     message = Message("s.f", [1])
-    Seal().close(message)
+    Seal().sign(message)
     Seal("from the environment").open(through_the_wire(message), wanted=b"")
     with pytest.raises(CodeRefused):
         Seal("something else").open(through_the_wire(message), wanted=b"")

@@ -43,7 +43,8 @@ class Server(MethodRunner):
                  messages: int = sys.maxsize, **options: Any) -> None:
         super().__init__(name, log_level, messages, **options)
         self.next_call = next_call if "." in next_call or not next_call else f".{next_call}"
-        pull = self.register_inbound(PullService, "Pull", pull_address, route="Push", **options)
+        pull = self.register_inbound(PullService, "Pull", pull_address, route="Push",
+                                     hook=self.execute, **options)
         push = self.register_outbound(self.next_part, "Push", next_address, **options)
         self.preset_cache(name=name)
         self.advertise("pull_address", pull)
@@ -51,7 +52,6 @@ class Server(MethodRunner):
         if db_address:
             self.advertise("db_address",
                            self.register_bypass(CacheService, "Cache", db_address, **options))
-        pull.scatter = self.execute
 
     def execute(self, message: Message) -> list[Message]:
         out = super().execute(message)

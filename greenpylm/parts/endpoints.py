@@ -12,9 +12,11 @@ import zmq.green as zmq
 from gevent.event import Event
 
 from ..wire import ErrorRecord, Message, ProtocolError
-from ..wire.frames import TAG_WELCOME
+from ..wire.frames import header_id, is_welcome, welcome
 from ..wire.transport import recv_frames, send_frames
-from .core import Inbound, Outbound, Part
+from .inbound import Inbound
+from .outbound import Outbound
+from .part import Part
 
 
 class PullPart(Inbound):
@@ -64,8 +66,9 @@ class PubPart(Outbound):
         socket.setsockopt(zmq.SNDHWM, PUB_HWM)
 
     def handle_stream(self, message: Message) -> tuple[str, Message]:
-        """The topic `message` is published under (the client's id by default)."""
-        return message.client, message
+        """The topic `message` is published under: the hook's (a server's
+        ``handle_stream``), or the client's id."""
+        return (message.client, message) if self.hook is None else self.hook(message)
 
     def handle(self, message: Message) -> None:
         try:
@@ -113,7 +116,7 @@ class PubPart(Outbound):
                 if isinstance(topic, str):
                     topic = topic.encode()
                 if items[start][1] is None:
-                    yield [topic, TAG_WELCOME]
+                    yield welcome(topic)
                 else:
                     yield [topic] + self.encode([m for _, m in items[start:i]])
                 start = i
@@ -138,7 +141,7 @@ class SubPart(Inbound):
             socket.setsockopt(zmq.SUBSCRIBE, topic.encode())
 
     def decode(self, frames: list) -> list[Message] | None:
-        if len(frames) == 2 and frames[1] == TAG_WELCOME:
+        if is_welcome(frames):
             topic = frames[0].decode("utf-8", "replace")
             if topic in self.topics and topic not in self.welcomed:
                 self.welcomed.add(topic)
@@ -183,10 +186,9 @@ class RequestReplyPart:
                 messages = self.decode(frames[2:])
                 if messages is None:
                     # answer under the request's id if its header has one, so it is matched
-                    header = frames[3] if len(frames) > 3 else b""
                     replies = [Message(error=ErrorRecord(
                         "ProtocolError", "malformed request: see docs/protocol.md"),
-                        id=header[5:21] if len(header) >= 21 else None)]
+                        id=header_id(frames[3]) if len(frames) > 3 else None)]
                 else:
                     stats["in"] += len(messages)
                     try:

@@ -56,7 +56,8 @@ from gevent.event import AsyncResult
 from gevent.timeout import Timeout
 
 from ..wire import CallTimeout, Message, RemoteError
-from .core import Inbound, Outbound
+from .inbound import Inbound
+from .outbound import Outbound
 from .wsgi import WsgiPart
 
 DEFAULT_TIMEOUT = 30.0

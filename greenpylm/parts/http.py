@@ -5,7 +5,7 @@ Two parts:
 `HttpService` (bypass, inbound) serves a server's ``execute`` over HTTP, on
 `gevent.pywsgi`; it is what makes a `MethodRunner` an HTTP worker::
 
-    worker.register_bypass(HttpService, "Http", "http://127.0.0.1:8081")
+    worker.register_bypass(HttpService, "Http", "http://127.0.0.1:8081", hook=worker.execute)
 
 `HttpConnection` (standard, outbound) is a master's side, registered in
 place of the worker push: it POSTs each message it is handed to one of its
@@ -14,7 +14,7 @@ workers' URLs (round robin) and routes the answer on as the result::
     server.register_inbound(PullService, "Pull", pull, route="HttpWorkers")
     server.register_outbound(HttpConnection, "HttpWorkers",
                              "http://127.0.0.1:8081 http://127.0.0.1:8082",
-                             results="Pub")
+                             route="Pub")
     server.register_outbound(PubService, "Pub", pub)
 
 The HTTP exchange is language-neutral, so a worker may be written in
@@ -47,7 +47,7 @@ import itertools
 import socket
 import time
 from collections import deque
-from typing import Any, Callable
+from typing import Any
 
 import gevent.socket
 from gevent.event import Event
@@ -55,7 +55,7 @@ from gevent.pool import Pool
 
 from ..log import Occurrences
 from ..wire import ErrorRecord, Message
-from .core import Outbound
+from .outbound import Outbound
 from .gateways import NOT_FOUND_TYPES
 from .wsgi import REASONS, WsgiPart, parse_http_address
 
@@ -72,10 +72,10 @@ def error_body(record: ErrorRecord) -> bytes:
 
 # -- the worker's side ------------------------------------------------------
 class HttpService(WsgiPart):
-    """Serves ``POST /`` by running the server's ``execute(message)``.
+    """Serves ``POST /`` by running its hook (message -> list of result messages:
+    ``register_bypass(HttpService, ..., hook=server.execute)``).
 
-    Options: `execute` (a function message -> list of result messages; the
-    server's ``execute`` by default), `max_body` (bytes, 16 MiB),
+    Options: `max_body` (bytes, 16 MiB),
     `connections` (10,000), `stop_timeout` (seconds in-flight requests get
     to finish when the server stops, 2).
 
@@ -83,16 +83,11 @@ class HttpService(WsgiPart):
     port, and `listen_address` then names the port taken.
     """
 
-    def __init__(self, name: str, listen_address: str, **kw: Any) -> None:
-        super().__init__(name, listen_address, **kw)
-        self.execute: Callable[[Message], list[Message]] | None = None
-
     def prepare(self) -> None:
-        """Find the function that runs a step: the server's ``execute``."""
-        self.execute = self.options.get("execute") or getattr(self.server, "execute", None)
-        if self.execute is None:
-            raise ValueError(f"{self.name} needs a server with an execute method "
-                             "(a MethodRunner) or the option execute")
+        """A step needs something to run it."""
+        if self.hook is None:
+            raise ValueError(f"{self.name} needs a hook that runs a step "
+                             "(hook=server.execute)")
 
     def respond(self, environ: dict) -> tuple[int, list, bytes]:
         """The status, headers and body that answer one request."""
@@ -118,7 +113,7 @@ class HttpService(WsgiPart):
         self.server.stats["in"] += 1
         started = time.monotonic()
         try:
-            results = self.execute(message)
+            results = self.hook(message)
         except Exception as exc:  # a bug below the user's code: answer, log once per kind
             self.problems.note(type(exc).__name__, "executing {} failed: {!r}", function, exc)
             return self.error(500, ErrorRecord.from_exception(exc))
@@ -176,11 +171,11 @@ class HttpConnection(Outbound):
     that died after doing the work): at-least-once, like a master's re-dispatch.
 
     The answer (a reply to the message: same id, client, pipeline, stage)
-    goes to the outbound part named by option `results`, or, without it,
-    the part this one's `route` names (``register_outbound(..., route=)``).
+    goes on through `Router.emit` to the part this one's `route` names
+    (``register_outbound(..., route="Pub")``).
 
     Options: `concurrency` (100; pylm's name `max_workers` too), `timeout`
-    (seconds per request, 30), `results`.
+    (seconds per request, 30).
     """
 
     bind = False
@@ -195,7 +190,6 @@ class HttpConnection(Outbound):
         self.concurrency = max(1, int(wanted or DEFAULT_CONCURRENCY))
         self.timeout = float(self.options.get("timeout", DEFAULT_TIMEOUT))
         self.pool: Pool | None = None
-        self.results: str = ""
         self.problems: Occurrences | None = None
         self._next = itertools.count()
         self._spare: dict[tuple[str, int], deque] = {t: deque() for t in self.targets}
@@ -203,15 +197,8 @@ class HttpConnection(Outbound):
     # -- life cycle -------------------------------------------------------
     def open(self, context: Any) -> None:
         """No socket: check where results go, make the request pool."""
-        router = self.server.router
-        entry = router.outbound.get(self.name)
-        self.results = self.options.get("results") or (entry.route if entry else "")
-        if not self.results:
-            raise ValueError(f"{self.name} needs the option results (or a route): "
-                             "the outbound part its answers go to")
-        if self.results not in router.parts:
-            raise ValueError(f"{self.name} sends results to {self.results!r}, "
-                             "which is not a registered outbound part")
+        if not self.server.router.outbound[self.name].route:
+            raise ValueError(f"{self.name} needs a route: the outbound part its answers go to")
         self.problems = Occurrences(self.log)
         self.pool = Pool(self.concurrency)
         self.log.debug("workers at {}", " ".join(self.urls))
@@ -249,8 +236,7 @@ class HttpConnection(Outbound):
             self.hook_failed(exc, "an HTTP call")
             result = message.reply(error=ErrorRecord.from_exception(exc))
         self.server.stats["out"] += 1
-        self.server.router.parts[self.results].handle(result)
-        self.server.router.flush()
+        self.server.router.emit(self.name, [result])
 
     def ask(self, message: Message) -> Message:
         """The reply to `message`, from whichever worker answers."""

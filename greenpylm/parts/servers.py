@@ -12,7 +12,10 @@ from gevent.event import Event
 
 from ..patching import check_patch_order
 from ..log import DEFAULT_LEVEL, HasLogger, get_logger, setup
-from .core import Inbound, Outbound, Part, Router
+from .inbound import Inbound
+from .outbound import Outbound
+from .part import Part
+from .router import Router
 
 STOP_TIMEOUT = 10.0  # seconds a graceful stop may take to finish the work in hand
 
@@ -67,19 +70,25 @@ class ServerTemplate(HasLogger):
         return instance
 
     def register_inbound(self, part: type[Inbound], name: str = "", listen_address: str = "",
-                         route: str = "", block: bool = False, log: str = "", **kwargs: Any) -> Inbound:
+                         route: str = "", block: bool = False, log: str = "",
+                         hook: Callable | None = None, **kwargs: Any) -> Inbound:
         """Add an inbound part whose messages go to the outbound part `route`;
-        with `block`, it waits for that part's feedback."""
-        instance = self._add(self.inbound_components, part, name, listen_address, kwargs)
+        with `block`, it waits for that part's feedback. `hook` makes the
+        messages to route of each one received (`Inbound.scatter`)."""
+        instance = self._add(self.inbound_components, part, name, listen_address,
+                             dict(kwargs, hook=hook))
         self.router.register_inbound(name, route=route, block=block, log=log)
         return instance
 
     def register_outbound(self, part: type[Outbound], name: str = "", listen_address: str = "",
-                          route: str = "", log: str = "", **kwargs: Any) -> Outbound:
-        """Add an outbound part; its feedback, if any, is rerouted to `route`."""
-        instance = self._add(self.outbound_components, part, name, listen_address, kwargs)
-        self.router.register_outbound(name, route=route, log=log)
-        self.router.attach(instance)
+                          route: str = "", log: str = "", hook: Callable | None = None,
+                          **kwargs: Any) -> Outbound:
+        """Add an outbound part; its feedback, if any, goes on to `route`, through
+        `hook` (`Outbound.feedback`: a master's ``gather``; a publisher's topic
+        function, ``handle_stream``)."""
+        instance = self._add(self.outbound_components, part, name, listen_address,
+                             dict(kwargs, hook=hook))
+        self.router.register_outbound(name, route=route, log=log, part=instance)
         return instance
 
     def register_bypass(self, part: type[Part], name: str = "", listen_address: str = "",

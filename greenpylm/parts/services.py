@@ -5,7 +5,7 @@ import json
 import time
 
 from ..wire import ErrorRecord, Message
-from .core import BypassInbound
+from .inbound import BypassInbound
 from .endpoints import PubPart, PullPart, PushPart, RepPart, RequestReplyPart
 from .workers import WorkerPullService, WorkerPushService
 

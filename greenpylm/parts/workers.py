@@ -5,8 +5,14 @@ the workers that have room (each announces its capacity in its hello, which
 is also its heartbeat), remembers which worker holds which message, hands
 the work of a worker that is lost (no heartbeat for `heartbeat_timeout`
 seconds) or leaves to the others, and lets through only the first answer of
-each message. Results reach the router through the server's
-`WorkerPullService`, which also takes plain batches pushed by other workers.
+each message. The results go on through `Router.emit`: this part's hook
+(a master's ``gather``), then its route (``register_outbound(...,
+route="Pub")``); a server built from pylm's parts that routes only its
+`WorkerPullService` has the results follow that part's route.
+
+`WorkerPullService` is pylm's pull service for results: it binds a PULL
+where workers that push plain batches send them; greenpylm's workers
+answer over their link instead.
 
 `WorkerConnection` is the worker's side (a DEALER).
 """
@@ -16,7 +22,7 @@ import secrets
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import gevent
 import zmq as plain_zmq
@@ -27,15 +33,16 @@ from gevent.lock import Semaphore
 from ..wire import Message, ProtocolError
 from ..wire import worker_link as link
 from ..wire.transport import recv_frames, send_frames
-from .core import OUTBOX_LIMIT, Inbound, Outbound
+from .inbound import Inbound
+from .outbound import Outbound
+from .part import Host
 from .endpoints import PullPart
 
-if TYPE_CHECKING:
-    from .servers import ServerTemplate
 
 HEARTBEAT_INTERVAL = 0.5   # seconds between a worker's hellos
 HEARTBEAT_TIMEOUT = 3.0    # seconds of silence after which a worker is lost
 DEFAULT_CAPACITY = 256     # messages a worker holds at once
+SPREAD_AFTER = 0.05        # seconds of idle workers after which new work is shared evenly
 
 
 @dataclass
@@ -55,7 +62,8 @@ class WorkerState:
 
 
 class WorkerPullService(PullPart):
-    """Results from the workers, to be routed on (through the master's `gather`)."""
+    """Binds a PULL for results pushed by workers as plain batches (pylm's
+    way), routed on like any inbound part's messages."""
 
     bind = True
 
@@ -79,17 +87,21 @@ class WorkerPushService(Outbound):
         # a random start: answers to tickets of an earlier run of this master
         # (a restart) can never be taken for answers to this run's tickets
         self._tickets = secrets.randbits(60)
-        self._results: WorkerPullService | None = None
+        self._idle_since = 0.0  # when the workers last came to hold nothing
         self._busy_since = 0.0  # when the listener started on what it is handling
 
-    def attach(self, server: "ServerTemplate") -> None:
+    def attach(self, server: Host) -> None:
+        """Know where results go: this part's route or, in a server made of pylm's
+        parts, the route of its `WorkerPullService` (pylm's results came in there)."""
         super().attach(server)
-        partners = [p for p in server.inbound_components.values()
-                    if isinstance(p, WorkerPullService)]
-        if not partners:
-            raise ValueError(f"{self.name} needs a WorkerPullService in the same server "
-                             "to route the workers' results")
-        self._results = partners[0]
+        entry = server.router.outbound[self.name]
+        if not entry.route:
+            entry.route = next((server.router.inbound[p.name].route
+                                for p in server.inbound_components.values()
+                                if isinstance(p, WorkerPullService)), "")
+        if not entry.route:
+            raise ValueError(f"{self.name} needs a route for the workers' results "
+                             "(register_outbound(..., route=...))")
 
     def configure(self, socket: Any) -> None:
         super().configure(socket)
@@ -100,9 +112,11 @@ class WorkerPushService(Outbound):
 
     # -- the router's side -------------------------------------------------
     def send_queued(self) -> None:
-        """Hand the queued messages (`outbox`) to the workers with room: an even
-        share each (so that a small job is spread too, as pylm's round robin
-        did), the roomiest first."""
+        """Hand the queued messages (`outbox`) to the workers with room, the
+        roomiest first, in whole batches. Work that finds every worker idle
+        for a while (`SPREAD_AFTER`: a new job) is shared evenly, so that a
+        small job is spread too, as pylm's round robin spread it; within a
+        running job, small batches would cost a round trip each."""
         if self._sending.locked():
             return
         with self._sending:
@@ -110,13 +124,12 @@ class WorkerPushService(Outbound):
                 ready = [w for w in self.workers.values() if w.room > 0]
                 if not ready:
                     break
-                share = -(-len(self.outbox) // len(ready))
+                spread = not self.held and time.monotonic() - self._idle_since > SPREAD_AFTER
+                share = -(-len(self.outbox) // len(ready)) if spread else len(self.outbox)
                 for worker in sorted(ready, key=lambda w: -w.room):
                     self._hand(worker, share)
                     if not self.outbox:
                         break
-            if len(self.outbox) < OUTBOX_LIMIT:
-                self._space.set()
             if not self.outbox and not self.held:
                 self._idle.set()
 
@@ -124,13 +137,13 @@ class WorkerPushService(Outbound):
         count = min(worker.room, self.batch_size, share, len(self.outbox))
         if count <= 0:
             return
-        batch = [self.outbox.popleft() for _ in range(count)]
+        batch = self.outbox.take(count)
         tickets = list(range(self._tickets + 1, self._tickets + 1 + count))
         self._tickets += count
         try:
             send_frames(self.socket, [worker.identity] + link.work(tickets, self.encode(batch)))
         except zmq.ZMQError:  # the worker is gone (ROUTER_MANDATORY): keep the work
-            self.outbox.extendleft(reversed(batch))
+            self.outbox.put_back(batch)
             self._lose(worker, "unreachable")
             return
         for ticket, message in zip(tickets, batch):
@@ -195,6 +208,8 @@ class WorkerPushService(Outbound):
             holder = self.workers.get(entry[0])
             if holder is not None:
                 holder.holds.discard(ticket)
+        if first and not self.held:
+            self._idle_since = time.monotonic()
         fresh = [m for t, m in zip(tickets, results) if t in first]
         if len(fresh) < len(results):
             stats = self.server.stats
@@ -203,8 +218,7 @@ class WorkerPushService(Outbound):
                               "thought lost came back); further ones are counted")
             stats["duplicates"] += len(results) - len(fresh)
         if fresh:
-            self._results.deliver(fresh)
-            self.server.router.flush()
+            self.server.router.emit(self.name, fresh)
         if not self.outbox and not self.held:
             self._idle.set()
 
@@ -224,7 +238,7 @@ class WorkerPushService(Outbound):
         if self.by_id.get(worker.id) is worker:
             del self.by_id[worker.id]
         back = [self.held.pop(t)[1] for t in sorted(worker.holds) if t in self.held]
-        self.outbox.extendleft(reversed(back))
+        self.outbox.put_back(back)
         self.server.stats["redispatched"] += len(back)
         log = self.log.info if expected else self.log.warning
         log("worker {} {}; the {} messages it held go to the others", worker.name,

@@ -15,7 +15,7 @@ from gevent.pool import Pool
 from gevent.pywsgi import WSGIHandler, WSGIServer
 
 from ..log import Occurrences
-from .core import BypassInbound
+from .inbound import BypassInbound
 
 DEFAULT_MAX_BODY = 16 * 1024 * 1024
 DEFAULT_CONNECTIONS = 10_000

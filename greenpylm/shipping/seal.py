@@ -38,7 +38,7 @@ class Seal:
 
     # -- outgoing ---------------------------------------------------------
     @staticmethod
-    def attach(message: Message, shipped: list[Shipped]) -> None:
+    def enclose(message: Message, shipped: list[Shipped]) -> None:
         """Make `message` carry the code of `shipped`."""
         message.code = Bundle.encode(shipped)
         message.digest = digest_of(message.code)
@@ -49,7 +49,7 @@ class Seal:
         message.code = None
         message.digest = b""
 
-    def close(self, message: Message) -> None:
+    def sign(self, message: Message) -> None:
         """Pickle a payload that is not bytes, and sign what would be unpickled.
 
         A message that ends here (an error, a drop) carries nothing to

@@ -38,6 +38,22 @@ MAX_FIELD = 0xFFFF
 DEFAULT_MAX_FRAME = 64 * 1024 * 1024
 
 
+def welcome(topic: bytes) -> list[bytes]:
+    """A publisher's welcome on `topic`: from now on, the subscriber misses nothing."""
+    return [topic, TAG_WELCOME]
+
+
+def is_welcome(frames: Sequence[bytes]) -> bool:
+    """Whether `frames` (a published multipart message) is a welcome."""
+    return len(frames) == 2 and frames[1] == TAG_WELCOME
+
+
+def header_id(frame: bytes) -> bytes | None:
+    """The message id in a header frame that may be malformed (None if it has none):
+    to answer a request that cannot be decoded under its own id."""
+    return frame[5:5 + ID_SIZE] if len(frame) >= 5 + ID_SIZE else None
+
+
 def encode_header(m: Message) -> bytes:
     """The header frame of one message."""
     try:

@@ -1,0 +1,145 @@
+"""Two cooperative primitives that greenpylm builds on, written once.
+
+- `Mailbox`: a FIFO of items between greenlets, bounded if asked (a part's
+  outbox, an inbound part's queue, a call's inbox).
+- `Turns`: greenlets that wait for what one source brings (a socket) take
+  turns at reading it for everybody (an inbound part's handlers, the calls
+  sharing a client).
+"""
+from __future__ import annotations
+
+from collections import deque
+from time import monotonic
+from typing import Any, Callable, Iterable
+
+import gevent
+from gevent.event import Event
+
+
+class Mailbox:
+    """A FIFO of items between greenlets.
+
+    `put` waits while `limit` items are queued (no limit: never); `take`
+    returns up to n items at once and never waits; `arrived` is set when an
+    item comes in, for the greenlet that waits for items (it clears it).
+    """
+
+    def __init__(self, limit: int | None = None) -> None:
+        self.limit = limit
+        self.arrived = Event()
+        self._items: deque = deque()
+        self._space = Event()
+        self._space.set()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __bool__(self) -> bool:
+        return bool(self._items)
+
+    def put(self, item: Any) -> None:
+        """Queue `item` at the end, waiting while the mailbox is full."""
+        while self.limit is not None and len(self._items) >= self.limit:
+            self._space.clear()
+            self._space.wait()
+        self._items.append(item)
+        self.arrived.set()
+
+    def extend(self, items: Iterable[Any]) -> None:
+        """Queue `items` at the end, whatever the limit (a batch already read)."""
+        self._items.extend(items)
+        self.arrived.set()
+
+    def put_back(self, items: list) -> None:
+        """Queue `items` first, in their order (work handed back)."""
+        self._items.extendleft(reversed(items))
+        if items:
+            self.arrived.set()
+
+    def take(self, count: int | None = None) -> list:
+        """Up to `count` items (all without one) from the front."""
+        items = self._items
+        n = len(items) if count is None else min(count, len(items))
+        taken = [items.popleft() for _ in range(n)]
+        if self.limit is None or len(items) < self.limit:
+            self._space.set()
+        return taken
+
+    def take_one(self) -> Any:
+        """The item at the front (the mailbox must not be empty)."""
+        item = self._items.popleft()
+        if self.limit is not None and len(self._items) < self.limit:
+            self._space.set()
+        return item
+
+
+class Turns:
+    """Greenlets waiting for what one source brings take turns at reading it.
+
+    A greenlet that waits (`wait`) while nobody reads becomes the reader: it
+    calls `read(deadline)` for everybody until what it waits for is there, so
+    a lone waiter gets it without a hand-over between greenlets. The others
+    wait on their own event until something wakes them (`wake`, or whoever
+    set their event). When a waiter leaves, the reading is handed to one of
+    those still waiting, once the hub runs again and only if nobody took it
+    up meanwhile.
+    """
+
+    def __init__(self, read: Callable[[float | None], Any]) -> None:
+        self._read = read
+        self.reader: gevent.Greenlet | None = None
+        self._waiting: deque[Event] = deque()
+        self._hand_over_due = False
+
+    def wait(self, ready: Callable[[], Any], event: Event,
+             deadline: float | None = None) -> bool:
+        """Return once `ready()` is true, reading while nobody else does; False
+        if the monotonic `deadline` passed first. `event` is the caller's own:
+        whoever sets it wakes the caller to look again."""
+        try:
+            while not ready():
+                timeout = None if deadline is None else deadline - monotonic()
+                if timeout is not None and timeout <= 0:
+                    return False
+                if self.reader is None:
+                    self.reader = gevent.getcurrent()
+                    try:
+                        self._read(deadline)
+                    finally:
+                        self.reader = None
+                    continue
+                event.clear()
+                self._waiting.append(event)
+                try:
+                    event.wait(timeout)
+                finally:
+                    try:
+                        self._waiting.remove(event)
+                    except ValueError:
+                        pass  # `wake` took it out
+            return True
+        finally:
+            if self._waiting and self.reader is None and not self._hand_over_due:
+                self._hand_over_due = True
+                gevent.get_hub().loop.run_callback(self._hand_over)
+
+    def _hand_over(self) -> None:
+        self._hand_over_due = False
+        if self.reader is None:
+            self.wake(1)
+
+    def wake(self, count: int) -> None:
+        """Wake up to `count` of the waiting greenlets (there is work for them)."""
+        waiting = self._waiting
+        while count > 0 and waiting:
+            waiting.popleft().set()
+            count -= 1
+
+    def wake_all(self) -> None:
+        """Make every waiting greenlet look again."""
+        self.wake(len(self._waiting))
+
+    @property
+    def waiting(self) -> int:
+        """How many greenlets wait while another reads."""
+        return len(self._waiting)

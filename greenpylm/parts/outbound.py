@@ -1,0 +1,107 @@
+"""`Outbound`: a part whose first message goes from the router to the outside."""
+from __future__ import annotations
+
+from typing import Any, Iterable, Iterator
+
+import gevent
+import zmq.green as zmq
+from gevent.event import Event
+from gevent.lock import Semaphore
+
+from ..cooperative import Mailbox
+from ..wire import Message
+from ..wire.transport import send_frames
+from .part import Part
+
+BATCH_SIZE = 256      # messages at most in one multipart send
+OUTBOX_LIMIT = 20000  # messages queued in an outbound part before producers wait
+LINGER_MS = 500       # how long a closing outbound socket may flush
+
+
+class Outbound(Part):
+    """A part whose first message goes from the router to the outside.
+
+    `handle` queues a message and returns at once (no feedback); the
+    part's greenlet (or the producer, at the end of a burst: `Router.flush`)
+    sends what is queued in batches of up to `batch_size` (option;
+    `BATCH_SIZE` by default) messages per multipart send. Producers wait
+    when `OUTBOX_LIMIT` messages are queued, so memory stays bounded when
+    the peer is slow.
+    """
+
+    def __init__(self, name: str, listen_address: str, **kw: Any) -> None:
+        super().__init__(name, listen_address, **kw)
+        self.batch_size = int(self.options.get("batch_size", self.default_batch_size))
+        self.outbox = Mailbox(OUTBOX_LIMIT)
+        self._ready = Event()  # the sender greenlet has something to send
+        self._idle = Event()
+        self._idle.set()
+        self._wake_due = False
+        self._sending = Semaphore()
+
+    default_batch_size = BATCH_SIZE
+
+    def configure(self, socket: Any) -> None:
+        socket.setsockopt(zmq.LINGER, LINGER_MS)
+
+    def feedback(self, message: Message) -> Iterable[Message]:
+        """What an answer from this part's peers becomes before the router hands
+        it on (`Router.emit`): the hook's messages (a master's ``gather``), or itself."""
+        return (message,) if self.hook is None else self.hook(message)
+
+    def handle(self, message: Message) -> Message | None:
+        """Take one message from the router (queued for sending); no feedback."""
+        self.post(message)
+        return None
+
+    def post(self, item: Any) -> None:
+        """Queue `item` for the sender greenlet, waiting while the outbox is full."""
+        self.outbox.put(item)
+        self._idle.clear()
+        if not self._wake_due:
+            self._wake_due = True
+            gevent.get_hub().loop.run_callback(self._wake)
+
+    def _wake(self) -> None:
+        """Once the hub runs again, wake the sender greenlet if the producer did
+        not send what it queued itself (`Router.flush`)."""
+        self._wake_due = False
+        if self.outbox:
+            self._ready.set()
+
+    def batches(self, items: list) -> Iterator[list]:
+        """The multipart messages that carry `items` (one batch each)."""
+        yield self.encode(items)
+
+    def run(self) -> None:
+        """Send what producers queue, whenever they do not send it themselves."""
+        while True:
+            self._ready.wait()
+            self._ready.clear()
+            self.send_queued()
+
+    def send_queued(self) -> None:
+        """Send what is queued, in batches; from the part's greenlet, or from a
+        producer that has just finished a burst (one hand-over fewer)."""
+        if self._sending.locked():
+            return  # another greenlet is at it
+        outbox = self.outbox
+        with self._sending:
+            while outbox:
+                items = outbox.take(self.batch_size)
+                try:
+                    for frames in self.batches(items):
+                        send_frames(self.socket, frames)
+                except (zmq.ZMQError, gevent.GreenletExit):
+                    raise
+                except Exception as exc:  # a bug must not stop the part: count, log once
+                    self.hook_failed(exc, "sending")
+                self.server.stats["out"] += len(items)
+            self._idle.set()
+
+    def flush(self, timeout: float) -> None:
+        self._idle.wait(timeout)
+
+
+class BypassOutbound(Part):
+    """An outbound part that never talks to the router."""

@@ -1,0 +1,235 @@
+"""`Part`: what every part of a server has (a socket, greenlets, a logger, a
+life cycle, bad-input accounting), and `Host`, what a part needs of its server."""
+from __future__ import annotations
+
+import sys
+import time
+from collections import Counter
+from typing import Any, Protocol
+
+import gevent
+import zmq.green as zmq
+
+from ..log import HasLogger, get_logger, setup
+from ..wire import ErrorRecord, Message, ProtocolError, decode, encode
+from ..wire.frames import DEFAULT_MAX_FRAME
+from .router import Router
+
+CLOSE_WAIT_MS = 1000  # how long closing waits for zmq to release a bound address
+
+
+class Host(Protocol):
+    """What a part needs of the server it belongs to (a `ServerTemplate`, or
+    `Alone` for a part started on its own)."""
+
+    name: str
+    context: Any
+    router: Router
+    cache: dict
+    stats: Counter
+    address_keys: dict
+    inbound_components: dict
+    outbound_components: dict
+    client_factory: Any
+    started_at: float
+
+
+class Part(HasLogger):
+    """What every part has: a name, one socket, a greenlet, a logger.
+
+    A service *binds* its socket (`bind` is True), a connection connects.
+    The server attaches itself (router, cache, stats, context) before
+    `open`; `run` is the greenlet's body.
+    """
+
+    socket_type: int = -1
+    bind: bool = True
+
+    def __init__(self, name: str, listen_address: str, *, messages: int = sys.maxsize,
+                 max_frame: int = DEFAULT_MAX_FRAME, hook: Any = None,
+                 **options: Any) -> None:
+        self.name = name
+        self.listen_address = listen_address
+        #: the server's function this part calls on each message, given where the
+        #: part is registered (``register_inbound(..., hook=server.execute)``);
+        #: what it does is the part's: see `Inbound.scatter`, `Outbound.feedback`
+        self.hook = hook
+        self.messages = messages
+        self.max_frame = max_frame
+        self.options = options
+        self.server: "Host | None" = None
+        self.socket: Any = None
+        self.log = get_logger("-", name)
+
+    # -- life cycle -------------------------------------------------------
+    def attach(self, server: Host) -> None:
+        """Join `server` (router, cache, stats, logger names) before opening."""
+        self.server = server
+        self.log = get_logger(server.name, self.name)
+
+    def open(self, context: Any) -> None:
+        """Create the socket and bind or connect it."""
+        self.socket = context.socket(self.socket_type)
+        try:
+            self.configure(self.socket)
+            if self.bind:
+                self.socket.bind(self.listen_address)
+                if self.listen_address.endswith((":*", ":0")):
+                    self.listen_address = self.socket.getsockopt_string(zmq.LAST_ENDPOINT)
+            else:
+                self.socket.connect(self.listen_address)
+        except BaseException:
+            self.socket.close(0)
+            self.socket = None
+            raise
+        self.log.debug("{} {}", "bound" if self.bind else "connected", self.listen_address)
+
+    def configure(self, socket: Any) -> None:
+        """Set socket options before bind/connect; subclasses add theirs."""
+        socket.setsockopt(zmq.LINGER, 0)
+
+    def tasks(self) -> list:
+        """The functions the server runs as this part's greenlets."""
+        return [self.run]
+
+    def run(self) -> None:
+        """The body of the part's main greenlet."""
+        raise NotImplementedError
+
+    def start(self) -> None:
+        """Run this part on its own until it ends or is killed (pylm's parts were
+        threads with a `start`). Outside a server it has a host of its own
+        (`Alone`): an empty cache, no routes, the process's context."""
+        if self.server is None:
+            self.attach(Alone(self.name))
+        self.open(self.server.context)
+        greenlets = [gevent.spawn(task) for task in self.tasks()]
+        try:
+            gevent.joinall(greenlets, raise_error=True)
+        finally:
+            gevent.killall(greenlets)
+            self.close()
+
+    def stop_intake(self, greenlets: list) -> None:
+        """Take no more input; `greenlets` are the part's, the first one reads."""
+        if greenlets and greenlets[0] is not gevent.getcurrent():
+            greenlets[0].kill()
+
+    def flush(self, timeout: float) -> None:
+        """Give queued output up to `timeout` seconds to leave (outbound parts)."""
+
+    def drain(self, timeout: float) -> None:
+        """Give the messages in hand up to `timeout` seconds to be handled (inbound parts)."""
+
+    def before_close(self) -> None:
+        """Last words on the socket, once intake has stopped and work is done."""
+
+    def close(self) -> None:
+        """Close the socket; a bound tcp/ipc address is free again when this returns."""
+        if self.socket is None:
+            return
+        socket, self.socket = self.socket, None
+        if not (self.bind and self.listen_address.startswith(("tcp://", "ipc://"))):
+            socket.close()
+            return
+        # zmq closes listeners in its I/O thread: wait for its word that it did
+        monitor = socket.get_monitor_socket(zmq.EVENT_CLOSED)
+        socket.close()
+        try:
+            if monitor.poll(CLOSE_WAIT_MS):
+                monitor.recv_multipart()
+        finally:
+            monitor.close(0)
+
+    # -- bad input --------------------------------------------------------
+    def bad_input(self, error: ProtocolError) -> None:
+        """Count bad input and log it once per kind; the part goes on."""
+        stats = self.server.stats if self.server else None
+        key = f"bad.{error.kind}"
+        if stats is not None:
+            stats[key] += 1
+            first = stats[key] == 1
+        else:
+            first = True
+        if first:
+            self.log.warning("bad input on {} ({}); further input of this kind is only counted",
+                             self.listen_address, error)
+
+    def hook_failed(self, exc: Exception, what: str = "") -> None:
+        """Count a failure of a hook (user code, often); log it once per exception type."""
+        key = f"errors.{self.name}.{type(exc).__name__}"
+        stats = self.server.stats
+        stats["errors"] += 1
+        stats[key] += 1
+        if stats[key] == 1:
+            self.log.opt(exception=exc).error(
+                "{} raised {}; further ones are only counted",
+                what or getattr(self.hook, "__qualname__", "the hook"), type(exc).__name__)
+
+    def pass_on(self, hook: Any, message: Message, forward: Any) -> list:
+        """`forward` each message `hook` makes of `message`; their results. If the
+        hook (user code, often) raises, an error reply goes on instead, so that
+        the client learns what happened."""
+        results = []
+        try:
+            for out in hook(message):
+                results.append(forward(out))
+        except Exception as exc:
+            self.hook_failed(exc)
+            failed = message.reply(error=ErrorRecord.from_exception(exc))
+            try:
+                results.append(forward(failed))
+            except Exception as again:  # the way on is broken too: count and drop
+                self.hook_failed(again, "routing an error reply")
+        return results
+
+    def decode(self, frames: list) -> list[Message] | None:
+        """The messages of `frames`, or None (counted and logged) if malformed."""
+        try:
+            return decode(frames, self.max_frame)
+        except ProtocolError as exc:
+            self.bad_input(exc)
+            return None
+
+    def encode(self, messages: list[Message]) -> list:
+        """`encode`, except that a message that cannot be encoded (a payload
+        that is not bytes, say) is replaced by an error reply: never lost."""
+        try:
+            return encode(messages)
+        except (TypeError, ProtocolError):
+            return encode([self._encodable(m) for m in messages])
+
+    def _encodable(self, message: Message) -> Message:
+        try:
+            encode([message])
+            return message
+        except (TypeError, ProtocolError) as exc:
+            self.log.error("cannot send {!r}: {}", message, exc)
+            error = ErrorRecord("ProtocolError", f"the result could not be sent: {exc}")
+            reply = Message(error=error, id=message.id)
+            reply.ticket = message.ticket
+            try:  # keep what can be kept of the original, so the reply finds its client
+                reply.client, reply.pipeline = message.client, message.pipeline
+                encode([reply])
+            except (TypeError, ProtocolError):
+                reply.client = reply.pipeline = ""
+            return reply
+
+
+class Alone:
+    """What a part needs of its server, for a part started on its own."""
+
+    def __init__(self, name: str) -> None:
+        setup(name)
+        self.name = name
+        self.context = zmq.Context.instance()
+        self.router = Router()
+        self.cache: dict[str, bytes] = {}
+        self.stats: Counter = Counter()
+        self.address_keys: dict[str, Part] = {}
+        self.inbound_components: dict[str, Part] = {}
+        self.outbound_components: dict[str, Part] = {}
+        self.client_factory = None
+        self.started_at = time.time()
+
+
