@@ -139,14 +139,22 @@ class HasLogger:
 
 
 class Occurrences:
-    """Counts events by kind and logs only the first of each kind (no line per message)."""
+    """Counts events by kind and logs only the first of each kind (no line per
+    message). `counts` is where they are counted: a server's statistics (so
+    they are served with them), or a counter of its own."""
 
-    def __init__(self, log: Any) -> None:
+    def __init__(self, log: Any, counts: Counter | None = None) -> None:
         self.log = log
-        self.counts: Counter = Counter()
+        self.counts: Counter = Counter() if counts is None else counts
 
-    def note(self, kind: str, text: str, *args: Any) -> None:
-        """Count one event of `kind`; log `text` (loguru-formatted with `args`) if it is the first."""
-        self.counts[kind] += 1
-        if self.counts[kind] == 1:
-            self.log.warning(text + " (further ones are only counted)", *args)
+    def note(self, kind: str, text: str, *args: Any, level: str = "WARNING",
+             exception: BaseException | None = None, amount: int = 1) -> bool:
+        """Count `amount` events of `kind`; log `text` (loguru-formatted with
+        `args`, at `level`, with the traceback of `exception`) if they are the
+        first. Whether they were."""
+        self.counts[kind] += amount
+        first = self.counts[kind] == amount
+        if first:
+            self.log.opt(exception=exception).log(
+                level, text + " (further ones are only counted)", *args)
+        return first

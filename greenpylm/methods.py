@@ -52,13 +52,10 @@ class MethodRunner(ServerTemplate):
                  pipelined: bool = False, key: bytes | str | None = None,
                  callable_cache_size: int = DEFAULT_SIZE,
                  concurrency: int = DEFAULT_CONCURRENCY,
-                 block_threshold: float = BLOCK_THRESHOLD, **options: Any) -> None:
-        super().__init__(name, log_level, **options)
-        #: messages handled at once (greenlets); 1: one at a time, in order
-        self.concurrency = concurrency
+                 block_threshold: float = BLOCK_THRESHOLD, **template: Any) -> None:
+        super().__init__(name, log_level, concurrency=concurrency, **template)
         #: a step that holds the hub longer than this (seconds) is reported
         self.block_threshold = block_threshold
-        self._blockers: set[str] = set()
         self.seal = Seal(key, callable_cache_size)
         self.client_factory = client_of
         self.serves = name  # the server name steps must carry to run here
@@ -67,7 +64,6 @@ class MethodRunner(ServerTemplate):
         self._current = gevent.local.local()  # the message each greenlet is handling
         self._methods: dict[str, tuple[Callable[[Any], Any], str]] = {}  # resolved: runner, label
         self._handled = 0
-        self._reported: set[tuple[str, str]] = set()
 
     @property
     def message(self) -> Message | None:
@@ -167,10 +163,7 @@ class MethodRunner(ServerTemplate):
         except ValueError:
             return [self._fail(message, "UnknownMethod", f"{method!r} is not a digest")]
         except CodeRefused as exc:
-            self.stats["refused"] += 1
-            if self.stats["refused"] == 1:
-                self.log.warning("refused shipped code or pickle: {} (further ones are counted)",
-                                 exc)
+            self.problems.note("refused", "refused shipped code or pickle: {}", exc)
             return [self._fail(message, "CodeRefused", str(exc))]
         if not shipped:
             function = self.user_method(method)
@@ -182,10 +175,8 @@ class MethodRunner(ServerTemplate):
             return self.run_step(message, *known, shipped=False)
         function = self.seal.callables.get(digest)
         if function is None:
-            self.stats["missing_code"] += 1
-            if self.stats["missing_code"] == 1:
-                self.log.info("asked for the code of {} again (not held: evicted or "
-                              "restarted); further requests are counted", method[:13])
+            self.problems.note("missing_code", "asked for the code of {} again (not held: "
+                               "evicted or restarted)", method[:13], level="INFO")
             return [self._fail(message, "MissingCode",
                                f"{self.name!r} does not hold {method[:13]}...; "
                                "the client sends the code again")]
@@ -214,11 +205,9 @@ class MethodRunner(ServerTemplate):
     def _held_the_hub(self, label: str, seconds: float) -> None:
         """`label` ran for `seconds` without yielding: nothing else here ran meanwhile."""
         self.stats["hub_blocked"] += 1
-        if label not in self._blockers:
-            self._blockers.add(label)
-            self.log.warning("{} held the hub for {:.1f} s: nothing else in this process ran "
-                             "meanwhile (mark CPU-bound steps with greenpylm.offload.in_thread); "
-                             "further ones are counted", label, seconds)
+        self.problems.note(f"hub_blocked.{label}", "{} held the hub for {:.1f} s: nothing else "
+                           "in this process ran meanwhile (mark CPU-bound steps with "
+                           "greenpylm.offload.in_thread)", label, seconds)
 
     def outcome(self, message: Message, label: str, result: Any, shipped: bool) -> list[Message]:
         """The messages for what a step returned.
@@ -271,12 +260,9 @@ class MethodRunner(ServerTemplate):
             tb = tb.tb_next  # the remote traceback starts in user code
         exc.with_traceback(tb)
         self.stats["errors"] += 1
-        key = (label, type(exc).__name__)
-        if key not in self._reported:
-            self._reported.add(key)
-            self.log.opt(exception=exc).error(
-                "{} raised {}; the client gets it as RemoteError, further ones are counted",
-                label, type(exc).__name__)
+        self.problems.note(f"errors.{label}.{type(exc).__name__}",
+                           "{} raised {}; the client gets it as RemoteError", label,
+                           type(exc).__name__, level="ERROR", exception=exc)
         message.error = ErrorRecord.from_exception(exc)
         message.payload = b""
         return message

@@ -25,7 +25,8 @@ from .parts.connections import SubConnection
 from .parts.http import HttpService
 from .parts.servers import ServerTemplate
 from .parts.services import CacheService, PubService, PullService
-from .parts.workers import WorkerConnection, WorkerPullService, WorkerPushService
+from .parts.workers import (DEFAULT_CAPACITY, HEARTBEAT_TIMEOUT, WorkerConnection,
+                            WorkerPullService, WorkerPushService)
 from .wire import Message
 
 
@@ -43,8 +44,8 @@ class Server(MethodRunner):
                  messages: int = sys.maxsize, **options: Any) -> None:
         super().__init__(name, log_level, messages, pipelined, **options)
         pull = self.register_inbound(PullService, "Pull", pull_address, route="Pub",
-                                     hook=self.execute, **options)
-        publish_and_cache(self, pub_address, db_address, options)
+                                     hook=self.execute)
+        publish_and_cache(self, pub_address, db_address)
         self.advertise("pull_address", pull)
 
 
@@ -65,8 +66,8 @@ class Pipeline(MethodRunner):
                  messages: int = sys.maxsize, **options: Any) -> None:
         super().__init__(name, log_level, messages, not to_client, **options)
         self.register_inbound(SubConnection, "Sub", sub_address, route="Pub", hook=self.execute,
-                              topic=previous, **options)
-        publish_and_cache(self, pub_address, db_address, options)
+                              topic=previous)
+        publish_and_cache(self, pub_address, db_address)
         self.preset_cache(sub_address=sub_address)
 
 
@@ -90,18 +91,16 @@ class Sink(MethodRunner):
                              f"{len(previous)} previous servers")
         for i, (address, topic) in enumerate(zip(sub_addresses, previous)):
             self.register_inbound(SubConnection, f"Sub{i}", address, route="Pub",
-                                  hook=self.execute, topic=topic, **options)
-        publish_and_cache(self, pub_address, db_address, options)
+                                  hook=self.execute, topic=topic)
+        publish_and_cache(self, pub_address, db_address)
         self.preset_cache(sub_addresses=" ".join(sub_addresses))
 
 
-def publish_and_cache(server: ServerTemplate, pub_address: str, db_address: str,
-                      options: dict) -> None:
+def publish_and_cache(server: ServerTemplate, pub_address: str, db_address: str) -> None:
     """Register the ``Pub`` part `server` publishes through (topics from its
     `handle_stream`) and its ``Cache`` service, and advertise both in the cache."""
-    pub = server.register_outbound(PubService, "Pub", pub_address, hook=server.handle_stream,
-                                   **options)
-    cache = server.register_bypass(CacheService, "Cache", db_address, **options)
+    pub = server.register_outbound(PubService, "Pub", pub_address, hook=server.handle_stream)
+    cache = server.register_bypass(CacheService, "Cache", db_address)
     server.preset_cache(name=server.name)
     server.advertise("pub_address", pub)
     server.advertise("db_address", cache)
@@ -118,15 +117,16 @@ class BaseMaster(ServerTemplate):
 
     def __init__(self, name: str, pipelined: bool, log_level: int | str,
                  worker_pull_address: str, worker_push_address: str, db_address: str,
-                 pub_address: str, options: dict) -> None:
-        super().__init__(name, log_level, **options)
+                 pub_address: str, heartbeat_timeout: float, template: dict) -> None:
+        super().__init__(name, log_level, **template)
         self.pipelined = pipelined
         self.client_factory = client_of
         pushed = self.register_inbound(WorkerPullService, "WorkerPull", worker_pull_address,
-                                       route="Pub", hook=self.gather, **options)
+                                       route="Pub", hook=self.gather)
         link = self.register_outbound(WorkerPushService, "WorkerPush", worker_push_address,
-                                      route="Pub", hook=self.gather, **options)
-        publish_and_cache(self, pub_address, db_address, options)
+                                      route="Pub", hook=self.gather,
+                                      heartbeat_timeout=heartbeat_timeout)
+        publish_and_cache(self, pub_address, db_address)
         self.advertise("worker_pull_address", pushed)
         self.advertise("worker_push_address", link)
 
@@ -149,12 +149,12 @@ class Master(BaseMaster):
 
     def __init__(self, name: str, pull_address: str, pub_address: str, worker_pull_address: str,
                  worker_push_address: str, db_address: str, pipelined: bool = False,
-                 cache: dict | None = None, log_level: int | str = DEFAULT_LEVEL,
-                 **options: Any) -> None:
+                 cache: dict | None = None, log_level: int | str = DEFAULT_LEVEL, *,
+                 heartbeat_timeout: float = HEARTBEAT_TIMEOUT, **template: Any) -> None:
         super().__init__(name, pipelined, log_level, worker_pull_address, worker_push_address,
-                         db_address, pub_address, options)
+                         db_address, pub_address, heartbeat_timeout, template)
         pull = self.register_inbound(PullService, "Pull", pull_address, route="WorkerPush",
-                                     hook=self.scatter, **options)
+                                     hook=self.scatter)
         self.advertise("pull_address", pull)
         self.preset_cache(**(cache or {}))
 
@@ -165,11 +165,12 @@ class Hub(BaseMaster):
     def __init__(self, name: str, sub_address: str, pub_address: str, worker_pull_address: str,
                  worker_push_address: str, db_address: str, previous: str,
                  pipelined: bool = False, cache: dict | None = None,
-                 log_level: int | str = DEFAULT_LEVEL, **options: Any) -> None:
+                 log_level: int | str = DEFAULT_LEVEL, *,
+                 heartbeat_timeout: float = HEARTBEAT_TIMEOUT, **template: Any) -> None:
         super().__init__(name, pipelined, log_level, worker_pull_address, worker_push_address,
-                         db_address, pub_address, options)
+                         db_address, pub_address, heartbeat_timeout, template)
         self.register_inbound(SubConnection, "Sub", sub_address, route="WorkerPush",
-                              hook=self.scatter, topic=previous, **options)
+                              hook=self.scatter, topic=previous)
         self.preset_cache(sub_address=sub_address, **(cache or {}))
 
 
@@ -185,15 +186,16 @@ class Worker(UsesCache, MethodRunner):
 
     def __init__(self, name: str = "", db_address: str = "", push_address: str | None = None,
                  pull_address: str | None = None, log_level: int | str = DEFAULT_LEVEL,
-                 messages: int = sys.maxsize, **options: Any) -> None:
+                 messages: int = sys.maxsize, *, capacity: int = DEFAULT_CAPACITY,
+                 **runner: Any) -> None:
         if not db_address:
             raise ValueError("a Worker needs the db_address of its master")
         worker_id = str(uuid.uuid4())
-        super().__init__(name or worker_id, log_level, messages, **options)
+        super().__init__(name or worker_id, log_level, messages, **runner)
         self.db_address = db_address
         self.push_address = push_address
         self.pull_address = pull_address
-        self.options = options
+        self.capacity = capacity
         self.cache_client = CacheClient("master", db_address, self.context, worker_id,
                                         log=self.log)
 
@@ -205,7 +207,7 @@ class Worker(UsesCache, MethodRunner):
             self.cache_client.server_name = self.serves
             self.pull_address = self.pull_address or ask("get", "worker_push_address").decode()
             self.register_inbound(WorkerConnection, "Master", self.pull_address,
-                                  hook=self.execute, **self.options)
+                                  hook=self.execute, capacity=self.capacity)
             self.log.info("working for {!r} at {}", self.serves, self.pull_address)
         return super().spawn()
 
@@ -237,4 +239,4 @@ class HttpWorker(MethodRunner):
             self.serves = serves
         else:
             self.checks_server_name = False
-        self.register_bypass(HttpService, "Http", listen_address, hook=self.execute, **options)
+        self.register_bypass(HttpService, "Http", listen_address, hook=self.execute)

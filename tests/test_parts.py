@@ -8,6 +8,7 @@ import zmq.green as zmq
 from greenpylm.parts.core import Outbound, Router
 from greenpylm.parts.servers import ServerTemplate
 from greenpylm.parts.services import CacheService, PubService, PullService, PushService, RepService
+from greenpylm.servers import Server
 from greenpylm.wire import Message, decode, encode
 from greenpylm.wire.transport import recv_frames, send_frames
 from helpers import free_port, tcp
@@ -153,3 +154,15 @@ def test_preset_cache_names_the_server_and_stores_bytes():
     assert server.name == "server"
     assert server.cache == {"name": b"server", "pull_address": b"tcp://127.0.0.1:5555",
                             "answer": b"42"}
+
+
+@pytest.mark.parametrize("build", [
+    lambda: Server("s", "inproc://a", "inproc://b", "inproc://c", concurency=1),
+    lambda: ServerTemplate("s", heartbeat=3),
+    lambda: ServerTemplate("s").register_inbound(PullService, "Pull", "inproc://p",
+                                                 concurency=2),
+    lambda: ServerTemplate("s").register_outbound(PubService, "Pub", "inproc://q", topik="x"),
+])
+def test_a_misspelt_option_is_a_type_error_naming_it(build):
+    with pytest.raises(TypeError, match="concurency|heartbeat|topik"):
+        build()

@@ -44,14 +44,14 @@ class Server(MethodRunner):
         super().__init__(name, log_level, messages, **options)
         self.next_call = next_call if "." in next_call or not next_call else f".{next_call}"
         pull = self.register_inbound(PullService, "Pull", pull_address, route="Push",
-                                     hook=self.execute, **options)
-        push = self.register_outbound(self.next_part, "Push", next_address, **options)
+                                     hook=self.execute)
+        push = self.register_outbound(self.next_part, "Push", next_address)
         self.preset_cache(name=name)
         self.advertise("pull_address", pull)
         self.advertise("push_address" if push.bind else "next_address", push)
         if db_address:
             self.advertise("db_address",
-                           self.register_bypass(CacheService, "Cache", db_address, **options))
+                           self.register_bypass(CacheService, "Cache", db_address))
 
     def execute(self, message: Message) -> list[Message]:
         out = super().execute(message)

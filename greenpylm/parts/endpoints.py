@@ -127,9 +127,10 @@ class SubPart(Inbound):
 
     socket_type = zmq.SUB
 
-    def __init__(self, name: str, listen_address: str, **kw: Any) -> None:
-        super().__init__(name, listen_address, **kw)
-        topic = self.options.get("topic", self.options.get("previous", ""))
+    def __init__(self, name: str, listen_address: str, *, topic: str | list = "",
+                 previous: str | list = "", **inbound: Any) -> None:
+        super().__init__(name, listen_address, **inbound)
+        topic = topic or previous
         self.topics = list(topic) if isinstance(topic, (list, tuple)) else [topic]
         self.welcomed: set[str] = set()
         #: set once the publisher has welcomed every subscription of this part

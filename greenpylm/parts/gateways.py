@@ -149,14 +149,17 @@ class HttpGateway(WsgiPart):
     client of its server.
     """
 
-    def __init__(self, name: str, listen_address: str = "inproc://gateway_router",
-                 **kw: Any) -> None:
+    def __init__(self, name: str, listen_address: str = "inproc://gateway_router", *,
+                 hostname: str | None = None, port: int | None = None,
+                 timeout: float = DEFAULT_TIMEOUT, client_factory: Any = None,
+                 **wsgi: Any) -> None:
         self.router_address = ""
-        if "hostname" in kw or "port" in kw:
+        if hostname is not None or port is not None:
             self.router_address = listen_address
-            listen_address = f"http://{kw.pop('hostname', '') or '0.0.0.0'}:{kw.pop('port', 8888)}"
-        super().__init__(name, listen_address, **kw)
-        self.timeout = float(self.options.get("timeout", DEFAULT_TIMEOUT))
+            listen_address = f"http://{hostname or '0.0.0.0'}:{8888 if port is None else port}"
+        super().__init__(name, listen_address, **wsgi)
+        self.timeout = float(timeout)
+        self.client_factory = client_factory
         self.client: Any = None
 
     def prepare(self) -> None:
@@ -179,7 +182,7 @@ class HttpGateway(WsgiPart):
         the server's `client_factory` (the high-level servers set one; a server
         built from parts passes option `client_factory`)."""
         if self.client is None:
-            factory = self.options.get("client_factory") or self.server.client_factory
+            factory = self.client_factory or self.server.client_factory
             if factory is None:
                 raise RuntimeError(f"{self.name} cannot call its server: give it the option "
                                    "client_factory (a function of the server -> a client)")

@@ -53,7 +53,6 @@ import gevent.socket
 from gevent.event import Event
 from gevent.pool import Pool
 
-from ..log import Occurrences
 from ..wire import ErrorRecord, Message
 from .outbound import Outbound
 from .gateways import NOT_FOUND_TYPES
@@ -180,17 +179,17 @@ class HttpConnection(Outbound):
 
     bind = False
 
-    def __init__(self, name: str, listen_address: str, **kw: Any) -> None:
-        super().__init__(name, listen_address, **kw)
+    def __init__(self, name: str, listen_address: str, *, concurrency: int | None = None,
+                 max_workers: int | None = None, timeout: float = DEFAULT_TIMEOUT,
+                 **outbound: Any) -> None:
+        super().__init__(name, listen_address, **outbound)
         self.urls = listen_address.split()
         if not self.urls:
             raise ValueError(f"{name} needs at least one worker URL")
         self.targets = [parse_http_address(url) for url in self.urls]
-        wanted = self.options.get("concurrency", self.options.get("max_workers"))
-        self.concurrency = max(1, int(wanted or DEFAULT_CONCURRENCY))
-        self.timeout = float(self.options.get("timeout", DEFAULT_TIMEOUT))
+        self.concurrency = max(1, int(concurrency or max_workers or DEFAULT_CONCURRENCY))
+        self.timeout = float(timeout)
         self.pool: Pool | None = None
-        self.problems: Occurrences | None = None
         self._next = itertools.count()
         self._spare: dict[tuple[str, int], deque] = {t: deque() for t in self.targets}
 
@@ -199,7 +198,6 @@ class HttpConnection(Outbound):
         """No socket: check where results go, make the request pool."""
         if not self.server.router.outbound[self.name].route:
             raise ValueError(f"{self.name} needs a route: the outbound part its answers go to")
-        self.problems = Occurrences(self.log)
         self.pool = Pool(self.concurrency)
         self.log.debug("workers at {}", " ".join(self.urls))
 

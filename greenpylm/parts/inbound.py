@@ -20,8 +20,7 @@ class Inbound(Part):
     ``scatter``), or the message itself; a blocking inbound part passes the
     router's feedback to `handle_feedback`.
 
-    Option `concurrency` (default: the server's `concurrency` attribute, or
-    1): how many messages may be in `scatter` at once, each in a handler
+    `concurrency` (default: the server's `concurrency`): how many messages may be in `scatter` at once, each in a handler
     greenlet of its own, so that a step waiting on I/O does not hold up the
     others; with 1 they are handled strictly one at a time, in order. The
     handlers take turns at reading the socket: the one that reads a batch
@@ -30,8 +29,10 @@ class Inbound(Part):
     the next read.
     """
 
-    def __init__(self, name: str, listen_address: str, **kw: Any) -> None:
-        super().__init__(name, listen_address, **kw)
+    def __init__(self, name: str, listen_address: str, *, concurrency: int | None = None,
+                 **part: Any) -> None:
+        super().__init__(name, listen_address, **part)
+        self._wanted = concurrency
         self.concurrency = 1
         self._queue = Mailbox()  # read, not handled yet
         self._turns = Turns(self._read_batch)  # the handlers take turns at reading
@@ -42,7 +43,7 @@ class Inbound(Part):
 
     def attach(self, server: Host) -> None:
         super().attach(server)
-        wanted = self.options.get("concurrency", getattr(server, "concurrency", 1))
+        wanted = self._wanted if self._wanted is not None else getattr(server, "concurrency", 1)
         self.concurrency = max(1, int(wanted))
 
     def tasks(self) -> list:

@@ -23,15 +23,16 @@ class Outbound(Part):
 
     `handle` queues a message and returns at once (no feedback); the
     part's greenlet (or the producer, at the end of a burst: `Router.flush`)
-    sends what is queued in batches of up to `batch_size` (option;
-    `BATCH_SIZE` by default) messages per multipart send. Producers wait
+    sends what is queued in batches of up to `batch_size` (`BATCH_SIZE`
+    by default) messages per multipart send. Producers wait
     when `OUTBOX_LIMIT` messages are queued, so memory stays bounded when
     the peer is slow.
     """
 
-    def __init__(self, name: str, listen_address: str, **kw: Any) -> None:
-        super().__init__(name, listen_address, **kw)
-        self.batch_size = int(self.options.get("batch_size", self.default_batch_size))
+    def __init__(self, name: str, listen_address: str, *, batch_size: int | None = None,
+                 **part: Any) -> None:
+        super().__init__(name, listen_address, **part)
+        self.batch_size = int(batch_size or self.default_batch_size)
         self.outbox = Mailbox(OUTBOX_LIMIT)
         self._ready = Event()  # the sender greenlet has something to send
         self._idle = Event()

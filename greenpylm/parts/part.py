@@ -10,7 +10,7 @@ from typing import Any, Protocol
 import gevent
 import zmq.green as zmq
 
-from ..log import HasLogger, get_logger, setup
+from ..log import HasLogger, Occurrences, get_logger, setup
 from ..wire import ErrorRecord, Message, ProtocolError, decode, encode
 from ..wire.frames import DEFAULT_MAX_FRAME
 from .router import Router
@@ -46,8 +46,7 @@ class Part(HasLogger):
     bind: bool = True
 
     def __init__(self, name: str, listen_address: str, *, messages: int = sys.maxsize,
-                 max_frame: int = DEFAULT_MAX_FRAME, hook: Any = None,
-                 **options: Any) -> None:
+                 max_frame: int = DEFAULT_MAX_FRAME, hook: Any = None) -> None:
         self.name = name
         self.listen_address = listen_address
         #: the server's function this part calls on each message, given where the
@@ -56,7 +55,6 @@ class Part(HasLogger):
         self.hook = hook
         self.messages = messages
         self.max_frame = max_frame
-        self.options = options
         self.server: "Host | None" = None
         self.socket: Any = None
         self.log = get_logger("-", name)
@@ -142,29 +140,22 @@ class Part(HasLogger):
             monitor.close(0)
 
     # -- bad input --------------------------------------------------------
+    @property
+    def problems(self) -> Occurrences:
+        """Log-the-first, count-the-rest, in the server's statistics."""
+        return Occurrences(self.log, self.server.stats if self.server else None)
+
     def bad_input(self, error: ProtocolError) -> None:
         """Count bad input and log it once per kind; the part goes on."""
-        stats = self.server.stats if self.server else None
-        key = f"bad.{error.kind}"
-        if stats is not None:
-            stats[key] += 1
-            first = stats[key] == 1
-        else:
-            first = True
-        if first:
-            self.log.warning("bad input on {} ({}); further input of this kind is only counted",
-                             self.listen_address, error)
+        self.problems.note(f"bad.{error.kind}", "bad input on {} ({})", self.listen_address,
+                           error)
 
     def hook_failed(self, exc: Exception, what: str = "") -> None:
         """Count a failure of a hook (user code, often); log it once per exception type."""
-        key = f"errors.{self.name}.{type(exc).__name__}"
-        stats = self.server.stats
-        stats["errors"] += 1
-        stats[key] += 1
-        if stats[key] == 1:
-            self.log.opt(exception=exc).error(
-                "{} raised {}; further ones are only counted",
-                what or getattr(self.hook, "__qualname__", "the hook"), type(exc).__name__)
+        self.server.stats["errors"] += 1
+        self.problems.note(f"errors.{self.name}.{type(exc).__name__}", "{} raised {}",
+                           what or getattr(self.hook, "__qualname__", "the hook"),
+                           type(exc).__name__, level="ERROR", exception=exc)
 
     def pass_on(self, hook: Any, message: Message, forward: Any) -> list:
         """`forward` each message `hook` makes of `message`; their results. If the

@@ -11,7 +11,8 @@ import zmq.green as zmq
 from gevent.event import Event
 
 from ..patching import check_patch_order
-from ..log import DEFAULT_LEVEL, HasLogger, get_logger, setup
+from ..wire.frames import DEFAULT_MAX_FRAME
+from ..log import DEFAULT_LEVEL, HasLogger, Occurrences, get_logger, setup
 from .inbound import Inbound
 from .outbound import Outbound
 from .part import Part
@@ -30,8 +31,13 @@ class ServerTemplate(HasLogger):
     """
 
     def __init__(self, name: str = "", log_level: int | str = DEFAULT_LEVEL,
-                 context: Any = None, **_ignored: Any) -> None:
+                 context: Any = None, *, concurrency: int = 1,
+                 max_frame: int = DEFAULT_MAX_FRAME, stop_timeout: float = STOP_TIMEOUT) -> None:
         self.name = name
+        #: messages an inbound part handles at once, unless it is told otherwise
+        self.concurrency = concurrency
+        #: the largest frame a part accepts (bigger ones are bad input)
+        self.max_frame = max_frame
         self.log_level = log_level
         self.context = context or zmq.Context.instance()
         self.cache: dict[str, bytes] = {}
@@ -50,7 +56,7 @@ class ServerTemplate(HasLogger):
         self._stopped.set()
         self._stopping = False
         self._runner: gevent.Greenlet | None = None
-        self.stop_timeout = STOP_TIMEOUT
+        self.stop_timeout = stop_timeout
         setup(name, log_level)
         self.log = get_logger(name, "server")
 
@@ -65,6 +71,7 @@ class ServerTemplate(HasLogger):
         preset = kwargs.pop("cache", None)  # pylm's 2016 form: the server's cache contents
         if preset is not None:
             self.preset_cache(**preset)
+        kwargs.setdefault("max_frame", self.max_frame)
         instance = part(name, listen_address, **kwargs)
         table[name] = instance
         return instance
@@ -110,6 +117,11 @@ class ServerTemplate(HasLogger):
             self.name = self.cache["name"].decode()
             setup(self.name, self.log_level)
             self.log = get_logger(self.name, "server")
+
+    @property
+    def problems(self) -> Occurrences:
+        """Log-the-first, count-the-rest, in the server's statistics."""
+        return Occurrences(self.log, self.stats)
 
     # -- running ----------------------------------------------------------
     @property

@@ -71,16 +71,17 @@ class WorkerPullService(PullPart):
 class WorkerPushService(Outbound):
     """Hands work to workers by capacity and keeps the ledger of who holds what.
 
-    Options: `heartbeat_timeout` (seconds, default 3), `batch_size`.
+    `heartbeat_timeout`: seconds of silence after which a worker is lost (3).
     """
 
     socket_type = zmq.ROUTER
     bind = True
     default_batch_size = 64
 
-    def __init__(self, name: str, listen_address: str, **kw: Any) -> None:
-        super().__init__(name, listen_address, **kw)
-        self.heartbeat_timeout = float(self.options.get("heartbeat_timeout", HEARTBEAT_TIMEOUT))
+    def __init__(self, name: str, listen_address: str, *,
+                 heartbeat_timeout: float = HEARTBEAT_TIMEOUT, **outbound: Any) -> None:
+        super().__init__(name, listen_address, **outbound)
+        self.heartbeat_timeout = float(heartbeat_timeout)
         self.workers: dict[bytes, WorkerState] = {}  # by the link's zmq identity
         self.by_id: dict[bytes, WorkerState] = {}  # by the id in their hellos
         self.held: dict[int, tuple[bytes, Message]] = {}  # ticket -> (worker, message)
@@ -212,11 +213,9 @@ class WorkerPushService(Outbound):
             self._idle_since = time.monotonic()
         fresh = [m for t, m in zip(tickets, results) if t in first]
         if len(fresh) < len(results):
-            stats = self.server.stats
-            if not stats["duplicates"]:
-                self.log.info("dropped late answers of messages already answered (a worker "
-                              "thought lost came back); further ones are counted")
-            stats["duplicates"] += len(results) - len(fresh)
+            self.problems.note("duplicates", "dropped late answers of messages already "
+                               "answered (a worker thought lost came back)", level="INFO",
+                               amount=len(results) - len(fresh))
         if fresh:
             self.server.router.emit(self.name, fresh)
         if not self.outbox and not self.held:
@@ -249,16 +248,17 @@ class WorkerPushService(Outbound):
 class WorkerConnection(Inbound):
     """A worker's link to its master: takes work, sends results and heartbeats.
 
-    Option `capacity`: how many messages it holds at once (announced to the
-    master in every hello).
+    `capacity`: how many messages it holds at once (announced to the master
+    in every hello).
     """
 
     socket_type = zmq.DEALER
     bind = False
 
-    def __init__(self, name: str, listen_address: str, **kw: Any) -> None:
-        super().__init__(name, listen_address, **kw)
-        self.capacity = int(self.options.get("capacity", DEFAULT_CAPACITY))
+    def __init__(self, name: str, listen_address: str, *, capacity: int = DEFAULT_CAPACITY,
+                 **inbound: Any) -> None:
+        super().__init__(name, listen_address, **inbound)
+        self.capacity = int(capacity)
         self.worker_id = uuid.uuid4().bytes
         self._results: list[Message] = []  # results to send, each with its ticket
         self._done: list[int] = []  # tickets whose results are all in `_results`

@@ -14,7 +14,6 @@ from gevent.event import Event
 from gevent.pool import Pool
 from gevent.pywsgi import WSGIHandler, WSGIServer
 
-from ..log import Occurrences
 from .inbound import BypassInbound
 
 DEFAULT_MAX_BODY = 16 * 1024 * 1024
@@ -83,14 +82,15 @@ class WsgiPart(BypassInbound):
     a free port, and `listen_address` then names the port taken.
     """
 
-    def __init__(self, name: str, listen_address: str, **kw: Any) -> None:
-        super().__init__(name, listen_address, **kw)
+    def __init__(self, name: str, listen_address: str, *, max_body: int = DEFAULT_MAX_BODY,
+                 connections: int = DEFAULT_CONNECTIONS,
+                 stop_timeout: float = DEFAULT_STOP_TIMEOUT, **part: Any) -> None:
+        super().__init__(name, listen_address, **part)
         self.host, self.port = parse_http_address(listen_address)
-        self.max_body = int(self.options.get("max_body", DEFAULT_MAX_BODY))
-        self.connections = int(self.options.get("connections", DEFAULT_CONNECTIONS))
-        self.stop_timeout = float(self.options.get("stop_timeout", DEFAULT_STOP_TIMEOUT))
+        self.max_body = int(max_body)
+        self.connections = int(connections)
+        self.stop_timeout = float(stop_timeout)
         self.wsgi: WSGIServer | None = None
-        self.problems: Occurrences | None = None
         self._stopping = False
         self._in_flight = 0
         self._idle = Event()
@@ -106,7 +106,6 @@ class WsgiPart(BypassInbound):
     def open(self, context: Any) -> None:
         """Bind the HTTP listener (a busy port fails the server's spawn)."""
         self.prepare()
-        self.problems = Occurrences(self.log)
         self._stopping = False
         wsgi = WSGIServer((self.host, self.port), self.application,
                           spawn=Pool(self.connections), log=None,
