@@ -125,6 +125,10 @@ class Dispatcher:
         self.failure = self.failure or GreenpylmError("the client was closed")
         self.wake_all()
 
+    def reopen(self) -> None:
+        """The client connects again (after `close`, or a broken socket)."""
+        self.failure = None
+
 
 class Inbox:
     """The replies of one call, as the dispatcher delivers them."""

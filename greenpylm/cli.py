@@ -12,9 +12,9 @@ run, 2 bad arguments. Errors are one line on stderr, never a traceback.
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
+import pkgutil
 import sys
 import uuid
 from typing import Any, Iterator, Sequence
@@ -210,19 +210,16 @@ def load_class(target: str) -> type:
     if "" not in sys.path and os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())  # as 'python -m' does, for the console script
     try:
-        module = importlib.import_module(module_name)
+        cls = pkgutil.resolve_name(target)
     except ModuleNotFoundError as exc:
         if exc.name and module_name.startswith(exc.name):
             raise Failure(f"no module named {module_name!r} (is it on PYTHONPATH or in the "
                           "current directory?)", BAD_ARGUMENTS) from None
         raise Failure(f"importing {module_name!r} failed: {one_line(exc)}", BAD_ARGUMENTS) from None
+    except AttributeError:
+        raise Failure(f"module {module_name!r} has no {class_name!r}", BAD_ARGUMENTS) from None
     except Exception as exc:
         raise Failure(f"importing {module_name!r} failed: {one_line(exc)}", BAD_ARGUMENTS) from None
-    cls = module
-    for part in class_name.split("."):
-        cls = getattr(cls, part, None)
-        if cls is None:
-            raise Failure(f"module {module_name!r} has no {class_name!r}", BAD_ARGUMENTS)
     if not isinstance(cls, type):
         raise Failure(f"{target} is not a class", BAD_ARGUMENTS)
     return cls
@@ -373,11 +370,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # anything else: one line, no traceback
         sys.stderr.write(f"error: {one_line(exc)}\n")
         return FAILED
-
-
-def run() -> None:
-    sys.exit(main())
-
-
-if __name__ == "__main__":
-    run()

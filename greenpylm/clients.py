@@ -21,7 +21,7 @@ from gevent.event import Event
 from gevent.lock import Semaphore
 
 from .cache_client import CacheClient
-from .calls import Call, Dispatcher, plan, steps_of
+from .calls import Call, plan, steps_of
 from .client_base import ClientBase
 from .log import DEFAULT_LEVEL
 from .patching import check_patch_order
@@ -98,7 +98,7 @@ class Client(ClientBase):
                 self._push = self.context.socket(zmq.PUSH)
                 self._push.setsockopt(zmq.LINGER, 1000)
                 self._push.connect(self.push_address)
-                self._dispatcher = Dispatcher(self._read)
+                self._dispatcher.reopen()
                 self.log.debug("sending to {}, listening to {}", self.push_address,
                                self.sub_address)
             if not self._welcomed and not self._dispatcher.wait(
@@ -168,10 +168,3 @@ class Client(ClientBase):
             self._dispatcher.wake_all()
             return None
         return frames[1:]
-
-
-def client_of(server: Any) -> Client:
-    """A client of `server` itself (in its process, its context), found through
-    its cache service: what an HTTP gateway part of that server calls it with."""
-    return Client(server.name, server.cache["db_address"].decode(),
-                  logging_level=server.log_level, context=server.context)

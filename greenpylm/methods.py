@@ -1,6 +1,7 @@
 """Running user methods on messages: what servers, pipelines and workers share."""
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import time
@@ -10,7 +11,6 @@ import gevent
 import gevent.local
 
 from . import offload
-from .clients import client_of
 from .parts.servers import ServerTemplate
 from .shipping import CodeRefused, Seal
 from .shipping.seal import BYTES
@@ -21,6 +21,23 @@ FAN_OUT_YIELD = 100  # items of a fan-out between two yields to the hub
 BLOCK_THRESHOLD = 1.0  # seconds a step may hold the hub before it is reported
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_CONCURRENCY = 1  # pylm's semantics: one message at a time, in order
+
+
+@functools.lru_cache(maxsize=None)
+def framework_names(cls: type) -> frozenset[str]:
+    """Names defined by greenpylm's own classes in `cls`'s bases (start, stop,
+    set...), but for its `remote_methods`: not for clients."""
+    return frozenset(name for k in cls.__mro__ if k.__module__.startswith("greenpylm.")
+                     for name in vars(k)) - cls.remote_methods
+
+
+@functools.lru_cache(maxsize=4096)
+def callable_remotely(cls: type, method: str) -> bool:
+    """Whether clients may call `method` of a `cls` server: only functions defined
+    on the classes (not callables stored on the instance), none of greenpylm's
+    own but those in `remote_methods`."""
+    return (bool(method) and not method.startswith("_") and method not in framework_names(cls)
+            and any(method in vars(k) for k in cls.__mro__))
 
 
 class MethodRunner(ServerTemplate):
@@ -57,7 +74,6 @@ class MethodRunner(ServerTemplate):
         #: a step that holds the hub longer than this (seconds) is reported
         self.block_threshold = block_threshold
         self.seal = Seal(key, callable_cache_size)
-        self.client_factory = client_of
         self.serves = name  # the server name steps must carry to run here
         self.pipelined = pipelined
         self.messages = messages
@@ -96,31 +112,10 @@ class MethodRunner(ServerTemplate):
 
     # -- running user code -----------------------------------------------
     def user_method(self, method: str) -> Callable[[bytes], Any] | None:
-        """The user method called `method`, or None if clients may not call it:
-        only functions defined on the classes (not callables stored on the
-        instance), and none of greenpylm's own but those in `remote_methods`."""
-        allowed = type(self).__dict__.get("_allowed_cache")
-        if allowed is None:
-            allowed = type(self)._allowed_cache = {}
-        ok = allowed.get(method)
-        if ok is None:
-            ok = allowed[method] = (
-                bool(method) and not method.startswith("_")
-                and method not in self._framework_names()
-                and any(method in vars(k) for k in type(self).__mro__))
-        function = getattr(self, method, None) if ok else None
+        """The user method called `method`, or None if clients may not call it
+        (`callable_remotely`)."""
+        function = getattr(self, method, None) if callable_remotely(type(self), method) else None
         return function if callable(function) else None
-
-    @classmethod
-    def _framework_names(cls) -> frozenset[str]:
-        """Names defined by greenpylm's own classes (start, stop, set...): not for clients."""
-        names = cls.__dict__.get("_framework_cache")
-        if names is None:
-            names = frozenset(
-                name for k in cls.__mro__ if k.__module__.startswith("greenpylm.")
-                for name in vars(k)) - cls.remote_methods
-            cls._framework_cache = names
-        return names
 
     def methods(self) -> list[str]:
         """The names clients may call on this server."""

@@ -18,7 +18,6 @@ from typing import Any, Iterable
 import gevent
 
 from .cache_client import CacheClient, UsesCache
-from .clients import client_of
 from .log import DEFAULT_LEVEL
 from .methods import MethodRunner
 from .parts.connections import SubConnection
@@ -120,7 +119,6 @@ class BaseMaster(ServerTemplate):
                  pub_address: str, heartbeat_timeout: float, template: dict) -> None:
         super().__init__(name, log_level, **template)
         self.pipelined = pipelined
-        self.client_factory = client_of
         pushed = self.register_inbound(WorkerPullService, "WorkerPull", worker_pull_address,
                                        route="Pub", hook=self.gather)
         link = self.register_outbound(WorkerPushService, "WorkerPush", worker_push_address,

@@ -154,3 +154,25 @@ def test_the_api_reference_is_up_to_date():
     spec.loader.exec_module(make_api)
     assert (ROOT / "docs" / "api.md").read_text() == make_api.render()
     assert "(no docstring)" not in make_api.render()
+
+
+def test_the_public_fallback_of_the_transport_speaks_the_same_frames():
+    """transport's fast path leans on pyzmq internals; the fallback it would use
+    on a pyzmq without them is checked here, against the fast path."""
+    import zmq.green as zmq
+
+    from greenpylm.wire import transport
+
+    assert transport.FAST_PATH  # this pyzmq still has the internals
+    context = zmq.Context.instance()
+    address = f"inproc://fallback-{id(context)}"
+    pull, push = context.socket(zmq.PULL), context.socket(zmq.PUSH)
+    pull.bind(address)
+    push.connect(address)
+    frames = encode([Message("s.f", b"x" * 100_000, client="c")])
+    for send, recv in [(transport.send_frames, transport.public_recv_frames),
+                       (transport.public_send_frames, transport.recv_frames)]:
+        send(push, frames)
+        assert [bytes(f) for f in recv(pull)] == [bytes(f) for f in frames]
+    pull.close(0)
+    push.close(0)

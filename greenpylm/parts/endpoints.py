@@ -56,6 +56,9 @@ class PubPart(Outbound):
     def __init__(self, name: str, listen_address: str, **kw: Any) -> None:
         super().__init__(name, listen_address, **kw)
         self.subscriptions: set[bytes] = set()  # topics someone subscribes to
+        #: callers inside this server (`local.LocalCalls`): client id -> where its
+        #: replies go, instead of the socket
+        self.lanes: dict[str, Any] = {}
 
     def configure(self, socket: Any) -> None:
         super().configure(socket)
@@ -79,9 +82,17 @@ class PubPart(Outbound):
             self.hook_failed(exc, "handle_stream")
             failed = message.reply(error=ErrorRecord.from_exception(exc))
             for topic in self.error_topics(message):
-                self.post((topic, failed))
+                self.publish(topic, failed)
             return
-        self.post((topic, message))
+        self.publish(topic, message)
+
+    def publish(self, topic: str | bytes, message: Message) -> None:
+        """Queue `message` under `topic`, or hand it to its caller's lane."""
+        if self.lanes and message.client in self.lanes and topic in (
+                message.client, message.client.encode()):
+            self.lanes[message.client](message)
+        else:
+            self.post((topic, message))
 
     def error_topics(self, message: Message) -> list:
         """Where an error goes when the topic is unknown (`handle_stream` failed):

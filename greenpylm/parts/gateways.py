@@ -18,10 +18,10 @@ It is served by `gevent.pywsgi`: each connection is a greenlet (at most
 `connections` of them), never a thread. Requests reach the server one of
 two ways:
 
-- registered as above, they share one client of the server
-  (`greenpylm.clients.Client` for the high-level servers, made by the
-  server's `client_factory`: this part, in the parts layer, never imports
-  the clients above it);
+- registered as above, each request goes in memory to the part clients
+  push to (the server's ``pull_address`` part), in the request's greenlet,
+  and its answer comes back from the server's publisher, in memory too
+  (`greenpylm.parts.local.LocalCalls`): no socket, no client;
 - pylm's way, the gateway listens on `hostname` and `port` and its
   `listen_address` names a `GatewayRouter` part of the same server, whose
   route (a master's ``WorkerPush``, say) takes the requests in memory; the
@@ -49,14 +49,11 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from typing import Any
-
-from gevent.event import AsyncResult
-from gevent.timeout import Timeout
 
 from ..wire import CallTimeout, Message, RemoteError
 from .inbound import Inbound
+from .local import LocalCalls, PendingCalls
 from .outbound import Outbound
 from .wsgi import WsgiPart
 
@@ -74,10 +71,9 @@ class GatewayRouter(Inbound):
     """
 
     def __init__(self, name: str = "gateway_router",
-                 listen_address: str = "inproc://gateway_router", **kw: Any) -> None:
-        super().__init__(name, listen_address, **kw)
-        self.client_id = str(uuid.uuid4())
-        self.pending: dict[bytes, AsyncResult] = {}
+                 listen_address: str = "inproc://gateway_router", **inbound: Any) -> None:
+        super().__init__(name, listen_address, **inbound)
+        self.calls = PendingCalls()
 
     def open(self, context: Any) -> None:
         """Nothing to bind: requests come from the gateway in memory."""
@@ -86,29 +82,13 @@ class GatewayRouter(Inbound):
         return []
 
     def eval(self, function: str, payload: bytes, timeout: float | None = None) -> Any:
-        """Route one request and wait for its answer, as `Client.eval` does: the
-        payload, None if dropped; `RemoteError`, or `CallTimeout` after `timeout`."""
-        message = Message(function, payload, client=self.client_id, pipeline=self.client_id)
-        answer = self.pending[message.id] = AsyncResult()
-        try:
-            self.server.stats["in"] += 1
-            self.deliver([message])
-            self.after_burst()
-            try:
-                reply = answer.get(timeout=timeout)
-            except Timeout:
-                raise CallTimeout(f"no answer to {function!r} within {timeout}s") from None
-        finally:
-            self.pending.pop(message.id, None)
-        if reply.error is not None:
-            raise reply.error.to_exception()
-        return None if reply.dropped else reply.payload
+        """Route one request and wait for its answer (`PendingCalls.call`)."""
+        return self.calls.call(self._deliver, function, payload, timeout)
 
-    def answered(self, message: Message) -> None:
-        """The answer to a request in flight (late answers are dropped)."""
-        waiting = self.pending.get(message.id)
-        if waiting is not None:
-            waiting.set(message)
+    def _deliver(self, message: Message) -> None:
+        self.server.stats["in"] += 1
+        self.deliver([message])
+        self.after_burst()
 
 
 def gateway_router(server: Any, address: str, who: str) -> GatewayRouter:
@@ -124,8 +104,8 @@ class GatewayDealer(Outbound):
     `listen_address`, whose requests they answer (pylm's name; no socket)."""
 
     def __init__(self, name: str = "gateway_dealer",
-                 listen_address: str = "inproc://gateway_router", **kw: Any) -> None:
-        super().__init__(name, listen_address, **kw)
+                 listen_address: str = "inproc://gateway_router", **outbound: Any) -> None:
+        super().__init__(name, listen_address, **outbound)
         self.requests: GatewayRouter | None = None
 
     def open(self, context: Any) -> None:
@@ -137,7 +117,7 @@ class GatewayDealer(Outbound):
 
     def handle(self, message: Message) -> None:
         self.server.stats["out"] += 1
-        self.requests.answered(message)
+        self.requests.calls.answered(message)
 
 
 class HttpGateway(WsgiPart):
@@ -151,44 +131,30 @@ class HttpGateway(WsgiPart):
 
     def __init__(self, name: str, listen_address: str = "inproc://gateway_router", *,
                  hostname: str | None = None, port: int | None = None,
-                 timeout: float = DEFAULT_TIMEOUT, client_factory: Any = None,
-                 **wsgi: Any) -> None:
+                 timeout: float = DEFAULT_TIMEOUT, **wsgi: Any) -> None:
         self.router_address = ""
         if hostname is not None or port is not None:
             self.router_address = listen_address
             listen_address = f"http://{hostname or '0.0.0.0'}:{8888 if port is None else port}"
         super().__init__(name, listen_address, **wsgi)
         self.timeout = float(timeout)
-        self.client_factory = client_factory
-        self.client: Any = None
+        self.calls: GatewayRouter | LocalCalls | None = None
 
     def prepare(self) -> None:
-        """pylm's form: find the `GatewayRouter` the requests go through."""
+        """Find the way into the server: pylm's `GatewayRouter`, or the parts
+        clients use (`LocalCalls`)."""
         if self.router_address:
-            self.client = gateway_router(self.server, self.router_address, self.name)
+            self.calls = gateway_router(self.server, self.router_address, self.name)
+        else:
+            self.calls = LocalCalls(self.server)
 
     def release(self) -> None:
-        """Close the client the requests shared."""
-        client, self.client = self.client, None
-        if client is not None and not isinstance(client, GatewayRouter):
-            try:
-                client.close()
-            except Exception as exc:  # closing must go on
-                self.log.debug("closing the gateway's client: {!r}", exc)
+        """Take no more answers."""
+        calls, self.calls = self.calls, None
+        if isinstance(calls, LocalCalls):
+            calls.close()
 
     # -- requests ---------------------------------------------------------
-    def get_client(self) -> Any:
-        """The one client every request shares, created at the first request by
-        the server's `client_factory` (the high-level servers set one; a server
-        built from parts passes option `client_factory`)."""
-        if self.client is None:
-            factory = self.client_factory or self.server.client_factory
-            if factory is None:
-                raise RuntimeError(f"{self.name} cannot call its server: give it the option "
-                                   "client_factory (a function of the server -> a client)")
-            self.client = factory(self.server)
-        return self.client
-
     def respond(self, environ: dict) -> tuple[int, list, bytes]:
         """The status, headers and body that answer one request."""
         method = environ.get("PATH_INFO", "").strip("/")
@@ -211,7 +177,7 @@ class HttpGateway(WsgiPart):
         function = f"{self.server.name}.{method}"
         started = time.monotonic()
         try:
-            result = self.get_client().eval(function, body, timeout=self.timeout)
+            result = self.calls.eval(function, body, timeout=self.timeout)
         except RemoteError as exc:
             status = 404 if exc.remote_type in NOT_FOUND_TYPES else 500
             self.log.debug("POST /{}: {} {}", method, status, exc.remote_type)

@@ -30,7 +30,6 @@ class Host(Protocol):
     address_keys: dict
     inbound_components: dict
     outbound_components: dict
-    client_factory: Any
     started_at: float
 
 
@@ -220,7 +219,6 @@ class Alone:
         self.address_keys: dict[str, Part] = {}
         self.inbound_components: dict[str, Part] = {}
         self.outbound_components: dict[str, Part] = {}
-        self.client_factory = None
         self.started_at = time.time()
 
 

@@ -35,7 +35,6 @@ class RouteEntry:
 
     route: str = ""
     block: bool = False
-    log: str = ""
 
 
 class Router:
@@ -48,7 +47,8 @@ class Router:
 
     Messages are handed over in memory, so pylm's parameters (the addresses
     of its router's sockets, `logger`, `cache`, `messages`) are accepted and
-    kept, but nothing is bound.
+    kept, but nothing is bound; the `log` of a route (pylm's name for its
+    broker's log lines) is accepted and unused: parts log through loguru.
     """
 
     def __init__(self, inbound_address: str = "inproc://inbound",
@@ -62,13 +62,13 @@ class Router:
 
     def register_inbound(self, name: str, route: str = "", block: bool = False, log: str = "") -> None:
         """Inbound part `name` sends to outbound part `route`; with `block` it gets the feedback."""
-        self.inbound[name] = RouteEntry(route, block, log)
+        self.inbound[name] = RouteEntry(route, block)
 
     def register_outbound(self, name: str, route: str = "", log: str = "",
                           part: Handles | None = None) -> None:
         """Outbound part `name` (the `part` itself, which routes hand messages
         to); its feedback, if any, goes on to outbound part `route`."""
-        self.outbound[name] = RouteEntry(route, False, log)
+        self.outbound[name] = RouteEntry(route, False)
         if part is not None:
             self.parts[name] = part
 

@@ -47,9 +47,6 @@ class ServerTemplate(HasLogger):
         self.bypass_components: dict[str, Part] = {}
         self.stats: Counter = Counter()
         self.address_keys: dict[str, Part] = {}
-        #: makes a client of this server, for parts that call it (an HTTP
-        #: gateway); the high-level servers set it, this layer cannot
-        self.client_factory: Callable[["ServerTemplate"], Any] | None = None
         self.started_at = 0.0
         self._greenlets: dict[Part, list[gevent.Greenlet]] = {}
         self._stopped = Event()

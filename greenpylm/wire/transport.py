@@ -21,6 +21,7 @@ import time
 from typing import Any, Sequence
 
 import zmq
+import zmq.green
 from zmq.backend import Socket as _PlainSocket
 
 _NOBLOCK = int(zmq.NOBLOCK)
@@ -31,6 +32,22 @@ COPY_THRESHOLD = 64 * 1024  # frames this big are handed to zmq without a copy
 
 _plain_recv = _PlainSocket.recv
 _plain_send = _PlainSocket.send
+
+#: HACK, guarded: the fast path calls pyzmq's backend socket methods unbound and
+#: zmq.green's private `_wait_read`/`_wait_write`; where a pyzmq release lacks
+#: them, the public zmq.green calls serve instead (slower, same behaviour).
+FAST_PATH = (hasattr(zmq.green.Socket, "_wait_read") and hasattr(zmq.green.Socket, "_wait_write")
+             and callable(_plain_recv) and callable(_plain_send))
+
+
+def public_recv_frames(socket: Any) -> list[bytes]:
+    """`recv_frames` through zmq.green's public API."""
+    return socket.recv_multipart()
+
+
+def public_send_frames(socket: Any, frames: Sequence[Any], wait: bool = True) -> None:
+    """`send_frames` through zmq.green's public API."""
+    socket.send_multipart(frames, 0 if wait else _NOBLOCK)
 
 
 def recv_frames(socket: Any) -> list[bytes]:
@@ -71,6 +88,11 @@ def send_frames(socket: Any, frames: Sequence[Any], wait: bool = True) -> None:
         _plain_send(socket, frame, _NOBLOCK, len(frame) < COPY_THRESHOLD)
     if socket.type not in _ONE_WAY:
         socket.get(_EVENTS)  # zmq.green's get: wakes a greenlet waiting to receive
+
+
+if not FAST_PATH:  # only with a pyzmq that changed its internals
+    recv_frames = public_recv_frames  # noqa: F811
+    send_frames = public_send_frames  # noqa: F811
 
 
 def deadline_after(timeout: float | None) -> float | None:
