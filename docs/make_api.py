@@ -16,7 +16,7 @@ MODULES = [
     "greenpylm.parts.core", "greenpylm.parts.services", "greenpylm.parts.connections",
     "greenpylm.parts.servers", "greenpylm.parts.wsgi", "greenpylm.parts.gateways",
     "greenpylm.parts.http",
-    "greenpylm.parts.workers",
+    "greenpylm.parts.ledger", "greenpylm.parts.worker_connection", "greenpylm.parts.local",
     "greenpylm.remote.server", "greenpylm.persistence.kv", "greenpylm.log",
     "greenpylm.shipping", "greenpylm.wire",
 ]

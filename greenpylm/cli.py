@@ -55,24 +55,24 @@ def log_level(text: str) -> int | str:
     return value
 
 
-def seconds(text: str) -> float:
+def checked_number(text: str, convert: type, kind: str, ok: Any, rule: str) -> Any:
+    """`text` as a number of type `convert` for which `ok` holds, or an argparse error."""
     try:
-        value = float(text)
+        value = convert(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"a timeout is more than 0 seconds, not {text}")
+        raise argparse.ArgumentTypeError(f"{text!r} is not {kind}") from None
+    if not ok(value):
+        raise argparse.ArgumentTypeError(f"{rule}, not {text}")
     return value
+
+
+def seconds(text: str) -> float:
+    return checked_number(text, float, "a number of seconds", lambda v: v > 0,
+                          "a timeout is more than 0 seconds")
 
 
 def positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected 1 or more, not {text}")
-    return value
+    return checked_number(text, int, "a whole number", lambda v: v >= 1, "expected 1 or more")
 
 
 # -- the parser --------------------------------------------------------------
@@ -100,6 +100,15 @@ def parser() -> argparse.ArgumentParser:
         c.add_argument("--log-level", type=log_level, default=CLIENT_LOG_LEVEL, metavar="L",
                        help=f"the client's log level (default {CLIENT_LOG_LEVEL})")
 
+    def client_command(name: str, handler: Any, function: bool, help: str,
+                       description: str) -> argparse.ArgumentParser:
+        """A command that calls a server: SERVER DB_ADDR [FUNCTION] and the client options."""
+        c = commands.add_parser(name, help=help, description=description)
+        server_arguments(c, function)
+        client_options(c)
+        c.set_defaults(handler=handler)
+        return c
+
     run = commands.add_parser(
         "run", help="run a Server or Worker subclass until SIGTERM or Ctrl-C",
         description="Import MODULE, take its CLASS, a subclass of greenpylm.servers.Server "
@@ -119,23 +128,20 @@ def parser() -> argparse.ArgumentParser:
                      help="DEBUG, INFO, WARNING, ERROR or a logging number (default INFO)")
     run.set_defaults(handler=cmd_run)
 
-    call = commands.add_parser(
-        "call", help="call one method with one payload and print the result",
+    call = client_command(
+        "call", cmd_call, True, help="call one method with one payload and print the result",
         description="Call FUNCTION on the server SERVER, whose cache service is at DB_ADDR, "
                     "with PAYLOAD (encoded as UTF-8), and print the result (decoded as UTF-8). "
                     "An error on the server is printed as 'error: TYPE: MESSAGE' and exits 1.")
-    server_arguments(call, function=True)
     call.add_argument("payload", metavar="PAYLOAD", help="the message, as text")
-    client_options(call)
-    call.set_defaults(handler=cmd_call)
 
-    job = commands.add_parser(
-        "job", help="call one method for every line of stdin, print results as they come",
+    job = client_command(
+        "job", cmd_job, True,
+        help="call one method for every line of stdin, print results as they come",
         description="Send each line of stdin (without its newline) to FUNCTION on SERVER as "
                     "one message, and print each result as one line as soon as it comes "
                     "(in the order results arrive, not necessarily the input order). stdin "
                     "is streamed, never read whole first.")
-    server_arguments(job, function=True)
     job.add_argument("--ordered", action="store_true", help="print results in input order")
     job.add_argument("--window", type=positive, metavar="N",
                      help="most lines in flight: a line is read only when fewer are "
@@ -143,17 +149,12 @@ def parser() -> argparse.ArgumentParser:
                           "or the end of stdin (default 2000; 1 when stdin is a terminal)")
     job.add_argument("--batch-size", type=positive, metavar="N",
                      help="most lines sent together (default 128; 1 when stdin is a terminal)")
-    client_options(job)
-    job.set_defaults(handler=cmd_job)
 
-    stats = commands.add_parser(
-        "stats", help="print a server's statistics as JSON",
+    client_command(
+        "stats", cmd_stats, False, help="print a server's statistics as JSON",
         description="Ask the cache service of SERVER at DB_ADDR for the server's statistics "
                     "and print them as JSON: name, uptime_s, messages_in, messages_out, "
                     "errors, in_flight and workers_seen (for a master), and every raw counter.")
-    server_arguments(stats, function=False)
-    client_options(stats)
-    stats.set_defaults(handler=cmd_stats)
 
     demo = commands.add_parser(
         "demo", help="run a server and a client in this one process",

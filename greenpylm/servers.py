@@ -24,8 +24,8 @@ from .parts.connections import SubConnection
 from .parts.http import HttpService
 from .parts.servers import ServerTemplate
 from .parts.services import CacheService, PubService, PullService
-from .parts.workers import (DEFAULT_CAPACITY, HEARTBEAT_TIMEOUT, WorkerConnection,
-                            WorkerPullService, WorkerPushService)
+from .parts.ledger import HEARTBEAT_TIMEOUT, WorkerPullService, WorkerPushService
+from .parts.worker_connection import DEFAULT_CAPACITY, WorkerConnection
 from .wire import Message
 
 

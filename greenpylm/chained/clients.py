@@ -18,7 +18,28 @@ from ..wire import Message
 ChainFunction = str | Callable[..., Any] | list
 
 
-class LoopClient(ClientBase):
+class ChainClient(ClientBase):
+    """What the clients of a chain share: a PUSH to the first server's
+    `pull_address`, the cache of the server at `db_address` (if given), and
+    `pipeline` (pylm's session id) on every message."""
+
+    def __init__(self, label: str, pull_address: str, db_address: str, server_name: str,
+                 pipeline: str | None, logging_level: int | str, context: Any,
+                 key: bytes | str | None, window: int, batch_size: int, linger_ms: int) -> None:
+        super().__init__(f"{label}:{server_name or pull_address}", logging_level, context, key,
+                         window, batch_size)
+        self.pull_address = pull_address
+        self.server_name = server_name
+        self.uuid = Message().id.hex()
+        self.pipeline = pipeline or self.uuid
+        self.cache_client = CacheClient(server_name, db_address, self.context, self.uuid,
+                                        log=self.log) if db_address else None
+        self._push = self.context.socket(zmq.PUSH)
+        self._push.setsockopt(zmq.LINGER, linger_ms)
+        self._push.connect(pull_address)
+
+
+class LoopClient(ChainClient):
     """Streams jobs through a chain of servers, with pylm's roles: it pushes to
     `pull_address` (the first server's, bound there) and takes the results
     from `push_address` (bound by the `LastServer`). Results may come back
@@ -33,18 +54,9 @@ class LoopClient(ClientBase):
                  logging_level: int | str = DEFAULT_LEVEL, *,
                  key: bytes | str | None = None, context: Any = None, window: int = 2000,
                  batch_size: int = 128) -> None:
-        super().__init__(f"loop-client:{server_name or pull_address}", logging_level, context,
-                         key, window, batch_size)
+        super().__init__("loop-client", pull_address, db_address, server_name, pipeline,
+                         logging_level, context, key, window, batch_size, linger_ms=1000)
         self.push_address = push_address
-        self.pull_address = pull_address
-        self.server_name = server_name
-        self.uuid = Message().id.hex()
-        self.pipeline = pipeline or self.uuid
-        self.cache_client = CacheClient(server_name, db_address, self.context, self.uuid,
-                                        log=self.log) if db_address else None
-        self._push = self.context.socket(zmq.PUSH)
-        self._push.setsockopt(zmq.LINGER, 1000)
-        self._push.connect(pull_address)
         self._replies = self.context.socket(zmq.PULL)
         self._replies.setsockopt(zmq.LINGER, 0)
         self._replies.connect(push_address)
@@ -73,7 +85,7 @@ class LoopClient(ClientBase):
                                                            keep_drops=True)))
 
 
-class Client(ClientBase):
+class Client(ChainClient):
     """pylm's chained `Client`: pushes jobs into a chain that does not end in a
     client (its last server stores or forwards the results); `job` returns
     the number of messages sent once they are all queued for the first server
@@ -85,17 +97,9 @@ class Client(ClientBase):
                  pipeline: str | None = None, logging_level: int | str = DEFAULT_LEVEL, *,
                  key: bytes | str | None = None, context: Any = None,
                  batch_size: int = 128) -> None:
-        super().__init__(f"chain-client:{server_name or pull_address}", logging_level, context,
-                         key, batch_size, batch_size)
-        self.pull_address = pull_address
-        self.server_name = server_name
-        self.uuid = Message().id.hex()
-        self.pipeline = pipeline or self.uuid
-        self.cache_client = CacheClient(server_name, db_address, self.context, self.uuid,
-                                        log=self.log) if db_address else None
-        self._push = self.context.socket(zmq.PUSH)
-        self._push.setsockopt(zmq.LINGER, 5000)  # what is queued leaves after close
-        self._push.connect(pull_address)
+        # linger: what is queued still leaves after `close`
+        super().__init__("chain-client", pull_address, db_address, server_name, pipeline,
+                         logging_level, context, key, batch_size, batch_size, linger_ms=5000)
 
     def job(self, function: ChainFunction, generator: Iterable[Any],
             messages: int = sys.maxsize, cache: str = "") -> int:

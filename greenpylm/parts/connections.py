@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from .endpoints import PullPart, PushPart, RepPart, SubPart
 from .http import HttpConnection
-from .workers import WorkerConnection
+from .worker_connection import WorkerConnection
 
 __all__ = ["HttpConnection", "PullConnection", "PushConnection", "RepConnection", "SubConnection",
            "WorkerConnection"]

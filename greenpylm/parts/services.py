@@ -7,7 +7,7 @@ import time
 from ..wire import ErrorRecord, Message
 from .inbound import BypassInbound
 from .endpoints import PubPart, PullPart, PushPart, RepPart, RequestReplyPart
-from .workers import WorkerPullService, WorkerPushService
+from .ledger import WorkerPullService, WorkerPushService
 
 __all__ = ["CacheService", "PubService", "PullService", "PushService", "RepService",
            "WorkerPullService", "WorkerPushService"]

@@ -50,7 +50,7 @@ def public_send_frames(socket: Any, frames: Sequence[Any], wait: bool = True) ->
     socket.send_multipart(frames, 0 if wait else _NOBLOCK)
 
 
-def recv_frames(socket: Any) -> list[bytes]:
+def fast_recv_frames(socket: Any) -> list[bytes]:
     """The frames of the next multipart message (waits cooperatively)."""
     while True:
         try:
@@ -67,7 +67,7 @@ def recv_frames(socket: Any) -> list[bytes]:
     return frames
 
 
-def send_frames(socket: Any, frames: Sequence[Any], wait: bool = True) -> None:
+def fast_send_frames(socket: Any, frames: Sequence[Any], wait: bool = True) -> None:
     """Send `frames` as one multipart message; waits cooperatively while the
     socket cannot take it, or (with ``wait=False``) raises `zmq.Again`."""
     last = len(frames) - 1
@@ -90,9 +90,8 @@ def send_frames(socket: Any, frames: Sequence[Any], wait: bool = True) -> None:
         socket.get(_EVENTS)  # zmq.green's get: wakes a greenlet waiting to receive
 
 
-if not FAST_PATH:  # only with a pyzmq that changed its internals
-    recv_frames = public_recv_frames  # noqa: F811
-    send_frames = public_send_frames  # noqa: F811
+recv_frames = fast_recv_frames if FAST_PATH else public_recv_frames
+send_frames = fast_send_frames if FAST_PATH else public_send_frames
 
 
 def deadline_after(timeout: float | None) -> float | None:

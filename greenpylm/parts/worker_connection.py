@@ -1,0 +1,142 @@
+"""The worker's side of its link with the master: `WorkerConnection` (a
+DEALER) takes work, sends results and heartbeats; `HeartbeatThread` keeps
+the heartbeats going from a real thread while user code holds the hub."""
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import gevent
+import zmq as plain_zmq
+import zmq.green as zmq
+from gevent import monkey
+from gevent.lock import Semaphore
+
+from ..wire import Message, ProtocolError
+from ..wire import worker_link as link
+from ..wire.transport import send_frames
+from .inbound import Inbound
+
+HEARTBEAT_INTERVAL = 0.5   # seconds between a worker's hellos
+DEFAULT_CAPACITY = 256     # messages a worker holds at once
+
+
+class WorkerConnection(Inbound):
+    """A worker's link to its master: takes work, sends results and heartbeats.
+
+    `capacity`: how many messages it holds at once (announced to the master
+    in every hello).
+    """
+
+    socket_type = zmq.DEALER
+    bind = False
+
+    def __init__(self, name: str, listen_address: str, *, capacity: int = DEFAULT_CAPACITY,
+                 **inbound: Any) -> None:
+        super().__init__(name, listen_address, **inbound)
+        self.capacity = int(capacity)
+        self.worker_id = uuid.uuid4().bytes
+        self._results: list[Message] = []  # results to send, each with its ticket
+        self._done: list[int] = []  # tickets whose results are all in `_results`
+        self._sending = Semaphore()
+
+    def configure(self, socket: Any) -> None:
+        socket.setsockopt(zmq.LINGER, 1000)
+        socket.setsockopt(zmq.IMMEDIATE, 1)  # nothing queued for a master that is not there
+
+    def tasks(self) -> list:
+        return super().tasks() + [self.announce]
+
+    def announce(self) -> None:
+        """Say hello on the work link now and then (a restarted master learns of
+        this worker so), and keep a heartbeat going from a real thread."""
+        beat = HeartbeatThread(self) if not self.listen_address.startswith("inproc://") else None
+        try:
+            while True:
+                self._send(link.hello(self.capacity, self.server.name, self.worker_id))
+                gevent.sleep(HEARTBEAT_INTERVAL)
+        finally:
+            if beat is not None:
+                beat.stop()
+
+    def decode(self, frames: list) -> list[Message] | None:
+        try:
+            tickets, messages = link.parse_work(frames, self.max_frame)
+        except ProtocolError as exc:
+            self.bad_input(exc)
+            return None
+        for ticket, message in zip(tickets, messages):
+            message.ticket = ticket
+        return messages
+
+    def deliver(self, messages: list[Message]) -> list:
+        for message in messages:
+            before = len(self._results)
+            super().deliver([message])
+            if len(self._results) == before:  # nothing came out: say so, the ticket is done
+                self._results.append(message.reply(dropped=True))
+            self._done.append(message.ticket)  # after its results, in the same burst
+        return []
+
+    def forward(self, message: Message) -> None:
+        self._results.append(message)
+
+    def after_burst(self, wait: bool = True) -> None:
+        """Send the results gathered so far, with the tickets they answer."""
+        if not self._done:
+            return
+        done, self._done = self._done, []
+        results, self._results = self._results, []
+        tickets = [m.ticket for m in results]
+        self._send(link.results(done, tickets, self.encode(results)), wait)
+
+    def _send(self, frames: list, wait: bool = True) -> None:
+        with self._sending:
+            send_frames(self.socket, frames, wait)
+
+    def before_close(self) -> None:
+        """Tell the master this worker is leaving, so that it hands what this
+        worker still holds (unread) to the others (if the master is there)."""
+        try:
+            self.after_burst(wait=False)
+            self._send([link.BYE], wait=False)
+        except zmq.Again:
+            self.log.info("the master is gone: leaving without a goodbye")
+
+
+class HeartbeatThread:
+    """Heartbeats from a real OS thread, on a socket of its own.
+
+    The interpreter switches threads even while user code holds the hub (a
+    CPU-bound step), so a busy worker keeps saying it is alive; a frozen or
+    dead process says nothing, and its master hands its work to others.
+    Under monkey patching the thread is still a real one.
+    """
+
+    def __init__(self, part: WorkerConnection) -> None:
+        self._stopping = monkey.get_original("threading", "Event")()
+        frames = link.hello(part.capacity, part.server.name, part.worker_id, link.ROLE_BEAT)
+        context = plain_zmq.Context.shadow(part.server.context.underlying)
+        self._thread = monkey.get_original("threading", "Thread")(
+            target=self._beat, args=(context, part.listen_address, frames),
+            name=f"greenpylm-heartbeat-{part.server.name}", daemon=True)
+        self._thread.start()
+
+    def _beat(self, context: Any, address: str, frames: list) -> None:
+        socket = context.socket(plain_zmq.DEALER)
+        socket.setsockopt(plain_zmq.LINGER, 0)
+        socket.setsockopt(plain_zmq.SNDHWM, 2)
+        socket.connect(address)
+        try:
+            while not self._stopping.wait(HEARTBEAT_INTERVAL):
+                try:
+                    socket.send_multipart(frames, plain_zmq.NOBLOCK)
+                except plain_zmq.Again:
+                    pass  # no master right now: the next beat will tell
+        finally:
+            socket.close()
+
+    def stop(self) -> None:
+        """End the beats; the master will declare this worker lost unless it says goodbye."""
+        self._stopping.set()
+        self._thread.join(2)
