@@ -138,6 +138,7 @@ class Inbox:
         self._boxes = dispatcher._boxes
         self._ids: set[bytes] = set()
         self._items = Mailbox()
+        self._arrived = Event()  # set by `put`, for the call waiting in `get`
 
     def expect(self, ids: Iterable[bytes]) -> None:
         for id in ids:
@@ -155,11 +156,12 @@ class Inbox:
 
     def put(self, message: Message) -> None:
         self._items.put(message)
+        self._arrived.set()
 
     def get(self, deadline: float | None, what: str) -> list[Message]:
         """The replies delivered so far, waiting for one until `deadline`."""
         items = self._items
-        if not items and not self._dispatcher.wait(items.__len__, items.arrived, deadline):
+        if not items and not self._dispatcher.wait(items.__len__, self._arrived, deadline):
             raise CallTimeout(f"timed out waiting for {what}")
         return items.take()
 

@@ -20,13 +20,12 @@ class Mailbox:
     """A FIFO of items between greenlets.
 
     `put` waits while `limit` items are queued (no limit: never); `take`
-    returns up to n items at once and never waits; `arrived` is set when an
-    item comes in, for the greenlet that waits for items (it clears it).
+    returns up to n items at once and never waits. Whoever waits for items
+    is woken by whoever puts them (a `Turns`, an event of its own).
     """
 
     def __init__(self, limit: int | None = None) -> None:
         self.limit = limit
-        self.arrived = Event()
         self._items: deque = deque()
         self._space = Event()
         self._space.set()
@@ -43,18 +42,14 @@ class Mailbox:
             self._space.clear()
             self._space.wait()
         self._items.append(item)
-        self.arrived.set()
 
     def extend(self, items: Iterable[Any]) -> None:
         """Queue `items` at the end, whatever the limit (a batch already read)."""
         self._items.extend(items)
-        self.arrived.set()
 
     def put_back(self, items: list) -> None:
         """Queue `items` first, in their order (work handed back)."""
         self._items.extendleft(reversed(items))
-        if items:
-            self.arrived.set()
 
     def take(self, count: int | None = None) -> list:
         """Up to `count` items (all without one) from the front."""

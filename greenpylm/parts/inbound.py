@@ -87,7 +87,8 @@ class Inbound(Part):
         queue = self._queue
         wake = Event()
         while True:
-            self._turns.wait(queue.__len__, wake)
+            if not queue:
+                self._turns.wait(queue.__len__, wake)
             message = queue.take_one()
             self._busy += 1
             try:
