@@ -155,7 +155,7 @@ class Inbox:
         self._ids.clear()
 
     def put(self, message: Message) -> None:
-        self._items.put(message)
+        self._items.append(message)
         self._arrived.set()
 
     def get(self, deadline: float | None, what: str) -> list[Message]:

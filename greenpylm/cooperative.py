@@ -10,14 +10,15 @@ from __future__ import annotations
 
 from collections import deque
 from time import monotonic
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
 import gevent
 from gevent.event import Event
 
 
-class Mailbox:
-    """A FIFO of items between greenlets.
+class Mailbox(deque):
+    """A FIFO of items between greenlets: a `deque` (its own `append`,
+    `extend`, `popleft`, `len` stay as fast), bounded if asked.
 
     `put` waits while `limit` items are queued (no limit: never); `take`
     returns up to n items at once and never waits. Whoever waits for items
@@ -25,47 +26,31 @@ class Mailbox:
     """
 
     def __init__(self, limit: int | None = None) -> None:
+        super().__init__()
         self.limit = limit
-        self._items: deque = deque()
         self._space = Event()
         self._space.set()
 
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def __bool__(self) -> bool:
-        return bool(self._items)
-
     def put(self, item: Any) -> None:
         """Queue `item` at the end, waiting while the mailbox is full."""
-        while self.limit is not None and len(self._items) >= self.limit:
+        limit = self.limit
+        while limit is not None and len(self) >= limit:
             self._space.clear()
             self._space.wait()
-        self._items.append(item)
-
-    def extend(self, items: Iterable[Any]) -> None:
-        """Queue `items` at the end, whatever the limit (a batch already read)."""
-        self._items.extend(items)
+        self.append(item)
 
     def put_back(self, items: list) -> None:
         """Queue `items` first, in their order (work handed back)."""
-        self._items.extendleft(reversed(items))
+        self.extendleft(reversed(items))
 
     def take(self, count: int | None = None) -> list:
         """Up to `count` items (all without one) from the front."""
-        items = self._items
-        n = len(items) if count is None else min(count, len(items))
-        taken = [items.popleft() for _ in range(n)]
-        if self.limit is None or len(items) < self.limit:
+        n = len(self) if count is None else min(count, len(self))
+        popleft = self.popleft
+        taken = [popleft() for _ in range(n)]
+        if self.limit is None or len(self) < self.limit:
             self._space.set()
         return taken
-
-    def take_one(self) -> Any:
-        """The item at the front (the mailbox must not be empty)."""
-        item = self._items.popleft()
-        if self.limit is not None and len(self._items) < self.limit:
-            self._space.set()
-        return item
 
 
 class Turns:
@@ -133,8 +118,3 @@ class Turns:
     def wake_all(self) -> None:
         """Make every waiting greenlet look again."""
         self.wake(len(self._waiting))
-
-    @property
-    def waiting(self) -> int:
-        """How many greenlets wait while another reads."""
-        return len(self._waiting)

@@ -89,7 +89,7 @@ class Inbound(Part):
         while True:
             if not queue:
                 self._turns.wait(queue.__len__, wake)
-            message = queue.take_one()
+            message = queue.popleft()
             self._busy += 1
             try:
                 self.deliver([message])
