@@ -341,9 +341,15 @@ class Call:
                 if not reply.dropped:
                     self.seal.open(reply, wanted=b"")
                 payload = None if reply.dropped else reply.payload
-                results = [(entry[1], payload) if with_input else payload] \
-                    if keep_drops or not reply.dropped else []
-                for result in results if order is None else order.add(entry[0], results):
+                wanted = keep_drops or not reply.dropped
+                result = (entry[1], payload) if with_input else payload
+                if order is not None:
+                    for result in order.add(entry[0], [result] if wanted else []):
+                        produced += 1
+                        yield result
+                        if produced >= messages:
+                            return
+                elif wanted:
                     produced += 1
                     yield result
                     if produced >= messages:

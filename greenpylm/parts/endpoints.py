@@ -84,7 +84,10 @@ class PubPart(Outbound):
             for topic in self.error_topics(message):
                 self.publish(topic, failed)
             return
-        self.publish(topic, message)
+        if self.lanes:
+            self.publish(topic, message)
+        else:
+            self.post((topic, message))
 
     def publish(self, topic: str | bytes, message: Message) -> None:
         """Queue `message` under `topic`, or hand it to its caller's lane."""
