@@ -156,3 +156,51 @@ def test_hub_after_a_server_delivers_every_result(running):
     with Client("server", sdb, sub_address=hpub) as client:
         results = list(client.job(["server.up", "hub.double"], [b"ab", b"cd"], timeout=10))
     assert sorted(results) == [b"ABAB", b"CDCD"]
+
+
+class Napper(Worker):
+    def nap(self, payload: bytes) -> bytes:
+        """Sleeps `payload` milliseconds (0: returns without yielding)."""
+        if int(payload):
+            import gevent
+            gevent.sleep(int(payload) / 1000)  # yields: other messages run meanwhile
+        return payload
+
+
+class Counting(Master):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.answers = 0
+
+    def gather(self, message):
+        self.answers += 1
+        yield message
+
+
+def test_a_worker_running_eight_at_once_answers_each_message_exactly_once(running):
+    """Results and the ticket they finish travel together, whatever the other
+    greenlets of the worker do meanwhile: the master gets one answer per
+    message (no late DROPPED besides a result, no result without its ticket)."""
+    server, db = master(Counting)
+    running(server)
+    running(Napper("napper", db, concurrency=8))
+    payloads = [b"%d" % (i % 11) for i in range(3000)]
+    with Client("master", db) as client:
+        results = list(client.job("master.nap", payloads, timeout=30))
+    assert Counter(results) == Counter(payloads)
+    link = server.outbound_components["WorkerPush"]
+    assert server.stats["duplicates"] == 0 and not link.held
+    assert server.answers == 3000
+
+
+def test_a_result_that_finishes_while_another_greenlet_sent_a_burst_is_answered_once(running):
+    """Concurrency 2, one WORK of three: the first message returns at once, the
+    second naps while the third finishes and sends the burst; when the second
+    wakes, the worker must not take it for a message that gave no result."""
+    server, db = master(Counting)
+    running(server)
+    running(Napper("napper", db, concurrency=2))
+    with Client("master", db) as client:
+        results = list(client.job("master.nap", [b"0", b"50", b"1"], timeout=10))
+    assert sorted(results) == [b"0", b"1", b"50"]
+    assert server.answers == 3

@@ -70,16 +70,15 @@ class WorkerConnection(Inbound):
         return messages
 
     def deliver(self, messages: list[Message]) -> list:
+        """Run each message and keep its outcome and its ticket together, at
+        once (other handlers may send a burst while this one's step yields):
+        the results of a ticket always travel with it. A message that gave no
+        result is answered DROPPED, so that its ticket is done."""
         for message in messages:
-            before = len(self._results)
-            super().deliver([message])
-            if len(self._results) == before:  # nothing came out: say so, the ticket is done
-                self._results.append(message.reply(dropped=True))
-            self._done.append(message.ticket)  # after its results, in the same burst
+            outcome = self.pass_on(self.scatter, message, _itself)
+            self._results.extend(outcome or [message.reply(dropped=True)])
+            self._done.append(message.ticket)
         return []
-
-    def forward(self, message: Message) -> None:
-        self._results.append(message)
 
     def after_burst(self, wait: bool = True) -> None:
         """Send the results gathered so far, with the tickets they answer."""
@@ -102,6 +101,10 @@ class WorkerConnection(Inbound):
             self._send([link.BYE], wait=False)
         except zmq.Again:
             self.log.info("the master is gone: leaving without a goodbye")
+
+
+def _itself(message: Message) -> Message:
+    return message
 
 
 class HeartbeatThread:
