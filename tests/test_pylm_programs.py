@@ -39,6 +39,9 @@ UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
 STARTED = "started: "          # every greenpylm server logs its parts and addresses
 WORKING = "working for "       # a worker that has its master's addresses
 SERVING = "serving on "        # a web worker (greenpylm.remote.server.DebugServer)
+#: a pipeline, sink or hub whose publisher has welcomed its subscription: from
+#: then on it misses nothing (before, a publisher drops what it sends, as pylm's)
+SUBSCRIBED = "subscribed to "
 
 
 class Programs:
@@ -51,15 +54,16 @@ class Programs:
         # the working tree's greenpylm, installed or not
         self.env = {"PYTHONPATH": os.pathsep.join([str(ROOT), *([path] if path else [])])}
 
-    def start(self, program: str, *scripts: tuple[str, str | None]) -> list[Proc]:
+    def start(self, program: str, *scripts: tuple) -> list[Proc]:
         """Start every script of `scripts`, each a (command line, text to wait
-        for) pair, at once; return when each has printed its text."""
-        started = [Proc(command.split(), cwd=PROGRAMS / program, env=self.env,
-                        netns=self.netns) for command, _ in scripts]
+        for[, how many times]) tuple, at once; return when each has printed
+        its text that many times (once by default)."""
+        started = [Proc(script[0].split(), cwd=PROGRAMS / program, env=self.env,
+                        netns=self.netns) for script in scripts]
         self.procs.extend(started)
-        for proc, (_, ready) in zip(started, scripts):
+        for proc, (_, ready, *count) in zip(started, scripts):
             if ready:
-                proc.wait_for(ready, timeout=30)
+                proc.wait_for(ready, timeout=30, count=count[0] if count else 1)
         return started
 
     def client(self, program: str, command: str, ok: bool = True,
@@ -284,14 +288,14 @@ def test_template(programs):
 # ---------------------------------------------------------------- pipelines, tees, sinks, hubs
 
 def test_pipeline(programs):
-    programs.start("pipeline", ("server.py", STARTED), ("pipeline.py", STARTED))
+    programs.start("pipeline", ("server.py", STARTED), ("pipeline.py", SUBSCRIBED))
     done = programs.client("pipeline", "client.py")
     # pylm: Client got:  b'and I pipelined you sent me a message'
     assert lines(done) == ["Client got:  b'and I pipelined you sent me a message'"]
 
 
 def test_sink(programs):
-    programs.start("sink", ("server.py", STARTED), ("sink.py", STARTED))
+    programs.start("sink", ("server.py", STARTED), ("sink.py", SUBSCRIBED))
     done = programs.client("sink", "client.py")
     # pylm: Client got:  b'and I pipelined you sent me a message'
     assert lines(done) == ["Client got:  b'and I pipelined you sent me a message'"]
@@ -299,8 +303,8 @@ def test_sink(programs):
 
 def test_tee(programs):
     server, close, echo = programs.start(
-        "tee", ("server.py", STARTED), ("pipeline_close.py", STARTED),
-        ("pipeline_echo.py", STARTED))
+        "tee", ("server.py", STARTED), ("pipeline_close.py", SUBSCRIBED),
+        ("pipeline_echo.py", SUBSCRIBED))
     done = programs.client("tee", "client.py")
     # pylm: the message went down both branches; the closing one answered
     # (Client got:  b'and I pipelined you sent me a message'), the echo one
@@ -313,8 +317,8 @@ def test_tee(programs):
 
 def test_stream(programs):
     server, close, echo = programs.start(
-        "stream", ("server.py", STARTED), ("pipeline_close.py", STARTED),
-        ("pipeline_echo.py", STARTED))
+        "stream", ("server.py", STARTED), ("pipeline_close.py", SUBSCRIBED),
+        ("pipeline_echo.py", SUBSCRIBED))
     done = programs.client("stream", "client.py")
     # pylm: 5 lines Client got:  b'and I pipelined you sent me a message'
     # (the even messages); the server logged INFO 'Got a message' 10 times
@@ -331,15 +335,15 @@ def test_stream(programs):
 
 
 def test_stream_sink(programs):
-    programs.start("stream_sink", ("server.py", STARTED), ("pipeline_even.py", STARTED),
-                ("pipeline_odd.py", STARTED), ("sink.py", STARTED))
+    programs.start("stream_sink", ("server.py", STARTED), ("pipeline_even.py", SUBSCRIBED),
+                   ("pipeline_odd.py", SUBSCRIBED), ("sink.py", SUBSCRIBED, 2))
     done = programs.client("stream_sink", "client.py")
     # pylm: 10 lines Client got:  b'and gathered and I pipelined you sent me a message'
     assert lines(done) == ["Client got:  b'and gathered and I pipelined you sent me a message'"] * 10
 
 
 def test_master_pipeline(programs):
-    cluster(programs, "master_pipeline", "master.py", TWO_WORKERS, ("pipeline.py", STARTED))
+    cluster(programs, "master_pipeline", "master.py", TWO_WORKERS, ("pipeline.py", SUBSCRIBED))
     got = lines(programs.client("master_pipeline", "client.py"))
     # pylm: 10 lines b'and I pipelined workerN processed a message'
     per_worker = assert_from_workers(got, "b'and I pipelined {} processed a message'",
@@ -348,7 +352,7 @@ def test_master_pipeline(programs):
 
 
 def test_server_hub(programs):
-    programs.start("server_hub", ("server.py", STARTED), ("hub.py", STARTED))
+    programs.start("server_hub", ("server.py", STARTED), ("hub.py", SUBSCRIBED))
     programs.start("server_hub", *TWO_WORKERS)
     got = lines(programs.client("server_hub", "client.py"))
     # pylm: Client got:  b'worker1 processed you sent me a message'
