@@ -214,24 +214,17 @@ def test_applications(programs):
     assert "RemoteError: WrongServer" in wrong.stderr, wrong.stderr
 
 
-def test_cache(programs):
-    cluster(programs, "cache")
-    got = lines(programs.client("cache", "client.py"))
-    # pylm: b' cached data ', then 10 lines b'workerN cached data a message'
+@pytest.mark.parametrize("program, split_of_results", [("cache", [5, 5]),
+                                                      ("scatter", [15, 15])])
+def test_cache_and_scatter(programs, program, split_of_results):
+    cluster(programs, program)
+    got = lines(programs.client(program, "client.py"))
+    # pylm: b' cached data ', then a line b'workerN cached data a message' per
+    # result: 10 for cache, 30 for scatter (its master makes 3 of each message)
     assert got[0] == "b' cached data '"
     per_worker = assert_from_workers(got[1:], "b'{} cached data a message'",
                                      ["worker1", "worker2"])
-    assert split(per_worker) == [5, 5]
-
-
-def test_scatter(programs):
-    cluster(programs, "scatter")
-    got = lines(programs.client("scatter", "client.py"))
-    # pylm: b' cached data ', then 30 lines b'workerN cached data a message'
-    assert got[0] == "b' cached data '"
-    per_worker = assert_from_workers(got[1:], "b'{} cached data a message'",
-                                     ["worker1", "worker2"])
-    assert split(per_worker) == [15, 15]
+    assert split(per_worker) == split_of_results
 
 
 def test_gather(programs):

@@ -84,10 +84,7 @@ class PubPart(Outbound):
             for topic in self.error_topics(message):
                 self.publish(topic, failed)
             return
-        if self.lanes:
-            self.publish(topic, message)
-        else:
-            self.post((topic, message))
+        self.publish(topic, message)
 
     def publish(self, topic: str | bytes, message: Message) -> None:
         """Queue `message` under `topic`, or hand it to its caller's lane."""

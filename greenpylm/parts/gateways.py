@@ -83,12 +83,7 @@ class GatewayRouter(Inbound):
 
     def eval(self, function: str, payload: bytes, timeout: float | None = None) -> Any:
         """Route one request and wait for its answer (`PendingCalls.call`)."""
-        return self.calls.call(self._deliver, function, payload, timeout)
-
-    def _deliver(self, message: Message) -> None:
-        self.server.stats["in"] += 1
-        self.deliver([message])
-        self.after_burst()
+        return self.calls.call(self.accept, function, payload, timeout)
 
 
 def gateway_router(server: Any, address: str, who: str) -> GatewayRouter:

@@ -64,6 +64,13 @@ class Inbound(Part):
             feedback += self.pass_on(self.scatter, message, self.forward)
         return feedback
 
+    def accept(self, message: Message) -> None:
+        """A message that arrives in memory, not on the socket (a call made inside
+        the server): counted, delivered, and what it gave sent on."""
+        self.server.stats["in"] += 1
+        self.deliver([message])
+        self.after_burst()
+
     def forward(self, message: Message) -> Message | None:
         """Hand one message on: through the router, by default; its feedback."""
         return self.handle_feedback(self.server.router.route(self.name, message))

@@ -71,12 +71,7 @@ class LocalCalls:
 
     def eval(self, function: str, payload: bytes, timeout: float | None = None) -> Any:
         """As `PendingCalls.call`."""
-        return self.calls.call(self._deliver, function, payload, timeout)
-
-    def _deliver(self, message: Message) -> None:
-        self.entry.server.stats["in"] += 1
-        self.entry.deliver([message])
-        self.entry.after_burst()
+        return self.calls.call(self.entry.accept, function, payload, timeout)
 
     def close(self) -> None:
         """No more answers for this caller."""
