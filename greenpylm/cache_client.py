@@ -61,6 +61,8 @@ class CacheClient:
             try:
                 replies = decode(frames[1:])
             except ProtocolError as exc:
+                if exc.kind == "bad-version":
+                    raise  # a server of another greenpylm version: nothing it says will do
                 self.problems.note(exc.kind, "ignoring a malformed cache reply: {}", exc)
                 continue
             for reply in replies:

@@ -4,7 +4,8 @@ A call turns payloads into messages, keeps at most `window` of them in
 flight, matches replies to inputs by message id, and ships the code of
 callable steps with its first message; a server that lacks that code
 (restarted, or evicted it) answers ``MissingCode`` and the message is sent
-again with the code, up to `MAX_RESENDS` times.
+again with the code. Whatever the reason (that, or a new welcome), a
+message is sent again `MAX_RESENDS` times at most.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from gevent.event import Event
 
 from .cooperative import Mailbox, Turns
 from .shipping import Seal, Shipped
-from .wire import CallTimeout, GreenpylmError, Message, encode
+from .wire import CallTimeout, GreenpylmError, Message, ProtocolError, encode
 from .wire.transport import deadline_after
 
 MAX_RESENDS = 3
@@ -86,6 +87,11 @@ class Dispatcher:
     def inbox(self) -> "Inbox":
         return Inbox(self)
 
+    @property
+    def expecting(self) -> bool:
+        """Whether some call waits for a reply."""
+        return bool(self._boxes)
+
     def wait(self, ready: Callable[[], Any], event: Event, deadline: float | None) -> bool:
         """Wait until `ready()`, reading for everybody while nobody else does;
         False if `deadline` passed first. `event` is the caller's own: set to
@@ -93,8 +99,11 @@ class Dispatcher:
         def done() -> bool:
             if ready():
                 return True
-            if self.failure is not None:
-                raise GreenpylmError(f"the client's receiving socket failed: {self.failure!r}")
+            failure = self.failure
+            if isinstance(failure, ProtocolError):
+                raise ProtocolError(failure.kind, failure.detail)
+            if failure is not None:
+                raise GreenpylmError(f"the client's receiving socket failed: {failure!r}")
             return False
         return self._turns.wait(done, event, deadline)
 
@@ -214,10 +223,15 @@ class Window:
                     gevent.sleep(0)  # between batches, let the rest of the hub run
 
     def send_outstanding_again(self) -> None:
-        """The server was welcomed anew (it may have restarted): resend what it held."""
+        """The server welcomed the client anew (a new connection, a restart): send
+        again what it may have lost, each message `MAX_RESENDS` times at most."""
         call = self.call
-        again = [call.message(self.inputs[i][1], i, with_code=bool(call.shipped))
-                 for i in self.outstanding]
+        again = []
+        for id in self.outstanding:
+            sent = self._resends.get(id, 0)
+            if sent < MAX_RESENDS:
+                self._resends[id] = sent + 1
+                again.append(call.message(self.inputs[id][1], id, with_code=bool(call.shipped)))
         for start in range(0, len(again), call.batch_size):
             call.send(encode(again[start:start + call.batch_size]))
 

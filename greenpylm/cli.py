@@ -154,7 +154,8 @@ def parser() -> argparse.ArgumentParser:
         "stats", cmd_stats, False, help="print a server's statistics as JSON",
         description="Ask the cache service of SERVER at DB_ADDR for the server's statistics "
                     "and print them as JSON: name, uptime_s, messages_in, messages_out, "
-                    "errors, in_flight and workers_seen (for a master), and every raw counter.")
+                    "errors, clients and held_for_clients (its client link), in_flight and "
+                    "workers_seen (for a master), and every raw counter.")
 
     demo = commands.add_parser(
         "demo", help="run a server and a client in this one process",

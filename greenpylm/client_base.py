@@ -61,6 +61,8 @@ class ClientBase(HasLogger, UsesCache):
         try:
             return decode(frames)
         except ProtocolError as exc:
+            if exc.kind == "bad-version":
+                raise  # nothing that peer sends will do: every call fails, saying why
             self.problems.note(exc.kind, "ignoring a malformed result: {}", exc)
             return []
 
@@ -76,9 +78,8 @@ class ClientBase(HasLogger, UsesCache):
     def close(self) -> None:
         """Close the client's sockets; calls still waiting fail."""
         self._dispatcher.close()
-        for socket in (self._push, self._replies):
-            if socket is not None:
-                socket.close()
+        for socket in {id(s): s for s in (self._push, self._replies) if s is not None}.values():
+            socket.close()
         self._push = self._replies = None
         if self.cache_client is not None:
             self.cache_client.close()

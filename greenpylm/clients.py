@@ -1,12 +1,17 @@
 """The client of servers and masters, with pylm's names and signatures.
 
-A client keeps three sockets for its whole life: a DEALER to the server's
-cache service, a PUSH to its pull service and one SUB to its pub service,
-subscribed to the client's id. Before the first call it waits for the
-server's *welcome* on that subscription, so no reply is ever published
-before the client listens (pylm subscribed anew at every call and could lose
-replies). A job keeps at most `window` messages in flight, so memory stays
-bounded and the server's publisher never drops a result.
+A client keeps its sockets for its whole life: a DEALER to the server's
+cache service and, when the server offers one (its cache tells the
+``client_address``), a DEALER to its client link: requests go out and
+results come back on that one connection, which nobody else can read or
+send into. A server built from pylm's parts, or a call whose results come
+from elsewhere (a pipeline: `sub_address` given), is reached pylm's way: a
+PUSH to its pull service and a SUB to its publisher, subscribed to the
+client's id. Either way, the client waits for the server's *welcome* before
+its first call, so no reply is sent before it listens; a welcome it has not
+seen before (a new connection, a restarted server) makes it send again
+what is outstanding, a bounded number of times per message. A job keeps at
+most `window` messages in flight, so memory stays bounded everywhere.
 """
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ import time
 import uuid
 from typing import Any, Iterable, Iterator
 
+import gevent
 import zmq.green as zmq
 from gevent.event import Event
 from gevent.lock import Semaphore
@@ -27,9 +33,9 @@ from .log import DEFAULT_LEVEL
 from .patching import check_patch_order
 from .progress import progress_bar
 from .shipping import Shipped
-from .wire import CallTimeout
-from .wire.frames import is_welcome
-from .wire.transport import deadline_after
+from .wire import CallTimeout, MissingKeyError
+from .wire.frames import welcome_nonce
+from .wire.transport import deadline_after, send_frames
 
 #: what `eval` and `job` call: ``'server.method'`` or a list of ``'server.method'``
 #: and ``('server', callable)`` entries, one per step of a pipeline
@@ -37,6 +43,12 @@ Function = str | tuple | list
 
 DEFAULT_WINDOW = 2000
 DEFAULT_BATCH = 128
+#: seconds without a word from the server after which a client's lane reconnects
+LANE_HEARTBEAT = 3.0
+#: seconds of silence, while calls wait, after which a client says hello again
+#: (a restarted server, a new connection: the welcome it answers tells)
+HELLO_EVERY = 1.0
+HELLO = [b""]
 
 
 @functools.lru_cache(maxsize=256)
@@ -73,40 +85,78 @@ class Client(ClientBase):
         check_patch_order(self.log)
         self.cache_client = CacheClient(server_name, db_address, self.context, self.uuid,
                                         prefix=session or "", log=self.log)
-        self._welcomed = False
+        self._welcome: bytes | None = None  # the nonce of the server's last welcome
+        self._topic = False  # replies arrive on a subscription, after a topic frame
+        self._heard = 0.0  # when the lane last brought anything
+        self._hello_timer: Any = None
         self._connecting = Semaphore()
 
     # -- connections ------------------------------------------------------
     def _connect(self, deadline: float | None) -> None:
-        """Fetch missing addresses, connect, wait for the server's welcome."""
+        """Open the sockets, wait for the server's welcome."""
         timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
         if not self._connecting.acquire(timeout=timeout):
             raise CallTimeout(f"another greenlet is still connecting to {self.server_name!r}")
         try:
             if self._push is None:
-                if not (self.push_address and self.sub_address) and self.this_config:
-                    raise ValueError("this_config=True needs both push_address and sub_address")
-                if not self.push_address:
-                    self.push_address = self._config("pull_address", deadline)
-                if not self.sub_address:
-                    self.sub_address = self._config("pub_address", deadline)
-                self._replies = self.context.socket(zmq.SUB)
-                self._replies.setsockopt(zmq.LINGER, 0)
-                self._replies.setsockopt(zmq.RCVHWM, 0)  # the window bounds what queues here
-                self._replies.connect(self.sub_address)
-                self._replies.setsockopt(zmq.SUBSCRIBE, self.uuid.encode())
-                self._push = self.context.socket(zmq.PUSH)
-                self._push.setsockopt(zmq.LINGER, 1000)
-                self._push.connect(self.push_address)
+                self._open(deadline)
                 self._dispatcher.reopen()
-                self.log.debug("sending to {}, listening to {}", self.push_address,
-                               self.sub_address)
-            if not self._welcomed and not self._dispatcher.wait(
-                    lambda: self._welcomed, Event(), deadline):
-                raise CallTimeout(f"no welcome from the server's publisher at {self.sub_address} "
-                                  f"within {timeout}s (is the server up?)")
+            if self._welcome is None and not self._dispatcher.wait(
+                    lambda: self._welcome is not None, Event(), deadline):
+                raise CallTimeout(f"no welcome from {self.server_name!r} at {self.sub_address} "
+                                  f"within {timeout:.3g}s (is the server up?)")
         finally:
             self._connecting.release()
+
+    def _open(self, deadline: float | None) -> None:
+        """The server's client link if it offers one; else pylm's PUSH and SUB
+        (addresses given, or a server built from pylm's parts)."""
+        if self.this_config and not (self.push_address and self.sub_address):
+            raise ValueError("this_config=True needs both push_address and sub_address")
+        lane = None
+        if not (self.push_address or self.sub_address):
+            try:
+                lane = self._config("client_address", deadline)
+            except MissingKeyError:
+                pass  # a server made of pylm's parts: it publishes its results
+        if lane:
+            socket = self.context.socket(zmq.DEALER)
+            socket.setsockopt(zmq.LINGER, 1000)
+            socket.setsockopt(zmq.RCVHWM, 0)  # the window bounds what queues here
+            socket.setsockopt(zmq.HEARTBEAT_IVL, int(LANE_HEARTBEAT * 1000 / 3))
+            socket.setsockopt(zmq.HEARTBEAT_TIMEOUT, int(LANE_HEARTBEAT * 1000))
+            socket.connect(lane)
+            self._push = self._replies = socket
+            self.sub_address, self._topic = lane, False
+            self._heard = time.monotonic()
+            self._hello_timer = gevent.get_hub().loop.timer(HELLO_EVERY, HELLO_EVERY)
+            self._hello_timer.start(self._hello_if_quiet)
+            self._send(HELLO)
+            self.log.debug("calling through the lane at {}", lane)
+            return
+        self.push_address = self.push_address or self._config("pull_address", deadline)
+        self.sub_address = self.sub_address or self._config("pub_address", deadline)
+        self._replies = self.context.socket(zmq.SUB)
+        self._replies.setsockopt(zmq.LINGER, 0)
+        self._replies.setsockopt(zmq.RCVHWM, 0)  # the window bounds what queues here
+        self._replies.connect(self.sub_address)
+        self._replies.setsockopt(zmq.SUBSCRIBE, self.uuid.encode())
+        self._push = self.context.socket(zmq.PUSH)
+        self._push.setsockopt(zmq.LINGER, 1000)
+        self._push.connect(self.push_address)
+        self._topic = True
+        self.log.debug("sending to {}, listening to {}", self.push_address, self.sub_address)
+
+    def _hello_if_quiet(self) -> None:
+        """(A hub timer.) Say hello again if calls wait and the server has been
+        silent: after a restart or a new connection, its welcome is new."""
+        waiting = self._welcome is None or self._dispatcher.expecting
+        if waiting and time.monotonic() - self._heard > HELLO_EVERY \
+                and self._push is not None and not self._sending.locked():
+            try:
+                send_frames(self._push, HELLO, wait=False)
+            except zmq.Again:
+                pass  # the connection is down: zmq queues nothing more now; next time
 
     def _config(self, key: str, deadline: float | None) -> str:
         timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
@@ -114,8 +164,11 @@ class Client(ClientBase):
 
     def close(self) -> None:
         """Close the client's sockets."""
+        if self._hello_timer is not None:
+            self._hello_timer.stop()
+            self._hello_timer = None
         super().close()
-        self._welcomed = False
+        self._welcome = None
 
     # -- calls ------------------------------------------------------------
     def eval(self, function: Function, payload: Any, messages: int = 1, cache: str = "", *,
@@ -152,19 +205,25 @@ class Client(ClientBase):
         return progress_bar(results, total)
 
     def _call(self, function: Function, cache: str, timeout: float | None) -> Call:
-        if self._push is None or not self._welcomed:
+        if self._push is None or self._welcome is None:
             self._connect(deadline_after(timeout))
         planned = plan_of(function) if isinstance(function, str) else plan(steps_of(function))
         return super()._call(planned, cache, self.window)
 
     def unwrap(self, frames: list) -> list | None:
-        """The batch after the topic frame; a welcome (None) lets every call on."""
-        if is_welcome(frames):
-            if self._welcomed:  # again: the server restarted, or we reconnected
-                self.log.info("welcomed again by {}: sending outstanding messages again",
-                              self.sub_address)
+        """The batch (after the topic frame of a subscription); None for a welcome."""
+        if self._topic:
+            frames = frames[1:]
+        else:
+            self._heard = time.monotonic()
+        nonce = welcome_nonce(frames)
+        if nonce is None:
+            return frames
+        if nonce != self._welcome:  # not a repeat of the welcome that let the calls on
+            if self._welcome is not None:
+                self.log.info("welcomed anew at {} (a new connection, or the server "
+                              "restarted): sending outstanding messages again", self.sub_address)
                 self._dispatcher.welcomed_again()
-            self._welcomed = True
+            self._welcome = nonce
             self._dispatcher.wake_all()
-            return None
-        return frames[1:]
+        return None

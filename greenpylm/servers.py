@@ -20,6 +20,7 @@ import gevent
 from .cache_client import CacheClient, UsesCache
 from .log import DEFAULT_LEVEL
 from .methods import MethodRunner
+from .parts.client_link import ClientLinkService
 from .parts.connections import SubConnection
 from .parts.http import HttpService
 from .parts.servers import ServerTemplate
@@ -34,17 +35,23 @@ class Server(MethodRunner):
 
     Parts: a cache service on `db_address`, a pull service on `pull_address`
     whose messages run the user's methods, a pub service on `pub_address`.
-    With ``pipelined=True`` results are published under the server's name,
-    for a `Pipeline` subscribed to it, instead of to the calling client.
+    The cache service is also the client link: a greenpylm client calls the
+    server there and gets its results back on its own connection. With
+    ``pipelined=True`` results are published under the server's name, for a
+    `Pipeline` subscribed to it, instead of to the calling client (and the
+    cache service is only that). `heartbeat_timeout`: seconds of silence
+    after which a client's connection is dropped and what it was owed freed.
     """
 
     def __init__(self, name: str, db_address: str, pull_address: str, pub_address: str,
                  pipelined: bool = False, log_level: int | str = DEFAULT_LEVEL,
-                 messages: int = sys.maxsize, **options: Any) -> None:
+                 messages: int = sys.maxsize, *, heartbeat_timeout: float = HEARTBEAT_TIMEOUT,
+                 **options: Any) -> None:
         super().__init__(name, log_level, messages, pipelined, **options)
         pull = self.register_inbound(PullService, "Pull", pull_address, route="Pub",
                                      hook=self.execute)
-        publish_and_cache(self, pub_address, db_address)
+        publish_and_cache(self, pub_address, db_address,
+                          None if pipelined else ("Pub", self.execute, heartbeat_timeout))
         self.advertise("pull_address", pull)
 
 
@@ -95,14 +102,26 @@ class Sink(MethodRunner):
         self.preset_cache(sub_addresses=" ".join(sub_addresses))
 
 
-def publish_and_cache(server: ServerTemplate, pub_address: str, db_address: str) -> None:
+def publish_and_cache(server: ServerTemplate, pub_address: str, db_address: str,
+                      clients: tuple[str, Any, float] | None = None) -> None:
     """Register the ``Pub`` part `server` publishes through (topics from its
-    `handle_stream`) and its ``Cache`` service, and advertise both in the cache."""
+    `handle_stream`) and its ``Cache`` service, and advertise both in the cache.
+
+    With `clients` (the route, hook and heartbeat timeout of what clients
+    send), the cache service is also the client link (`ClientLinkService`,
+    advertised as ``client_address``): clients call the server on it and get
+    their results back on it."""
     pub = server.register_outbound(PubService, "Pub", pub_address, hook=server.handle_stream)
-    cache = server.register_bypass(CacheService, "Cache", db_address)
     server.preset_cache(name=server.name)
     server.advertise("pub_address", pub)
-    server.advertise("db_address", cache)
+    if clients is None:
+        server.advertise("db_address", server.register_bypass(CacheService, "Cache", db_address))
+        return
+    route, hook, heartbeat_timeout = clients
+    link = server.register_inbound(ClientLinkService, "Cache", db_address, route=route,
+                                   hook=hook, heartbeat_timeout=heartbeat_timeout)
+    server.advertise("db_address", link)
+    server.advertise("client_address", link)
 
 
 class BaseMaster(ServerTemplate):
@@ -116,7 +135,8 @@ class BaseMaster(ServerTemplate):
 
     def __init__(self, name: str, pipelined: bool, log_level: int | str,
                  worker_pull_address: str, worker_push_address: str, db_address: str,
-                 pub_address: str, heartbeat_timeout: float, template: dict) -> None:
+                 pub_address: str, heartbeat_timeout: float, template: dict,
+                 serves_clients: bool = False) -> None:
         super().__init__(name, log_level, **template)
         self.pipelined = pipelined
         pushed = self.register_inbound(WorkerPullService, "WorkerPull", worker_pull_address,
@@ -124,7 +144,8 @@ class BaseMaster(ServerTemplate):
         link = self.register_outbound(WorkerPushService, "WorkerPush", worker_push_address,
                                       route="Pub", hook=self.gather,
                                       heartbeat_timeout=heartbeat_timeout)
-        publish_and_cache(self, pub_address, db_address)
+        publish_and_cache(self, pub_address, db_address, ("WorkerPush", self.scatter,
+                          heartbeat_timeout) if serves_clients and not pipelined else None)
         self.advertise("worker_pull_address", pushed)
         self.advertise("worker_push_address", link)
 
@@ -141,16 +162,19 @@ class BaseMaster(ServerTemplate):
 
 
 class Master(BaseMaster):
-    """Receives work from clients on `pull_address`, hands it to workers,
-    publishes their results on `pub_address` (to the client, or down a
-    pipeline with ``pipelined=True``). `cache` may preset the cache's contents."""
+    """Receives work from clients on `pull_address` (and on its cache service,
+    the client link, as `Server` does), hands it to workers, publishes their
+    results on `pub_address` (to the client, or down a pipeline with
+    ``pipelined=True``). `cache` may preset the cache's contents;
+    `heartbeat_timeout` bounds the silence of workers and clients."""
 
     def __init__(self, name: str, pull_address: str, pub_address: str, worker_pull_address: str,
                  worker_push_address: str, db_address: str, pipelined: bool = False,
                  cache: dict | None = None, log_level: int | str = DEFAULT_LEVEL, *,
                  heartbeat_timeout: float = HEARTBEAT_TIMEOUT, **template: Any) -> None:
         super().__init__(name, pipelined, log_level, worker_pull_address, worker_push_address,
-                         db_address, pub_address, heartbeat_timeout, template)
+                         db_address, pub_address, heartbeat_timeout, template,
+                         serves_clients=True)
         pull = self.register_inbound(PullService, "Pull", pull_address, route="WorkerPush",
                                      hook=self.scatter)
         self.advertise("pull_address", pull)

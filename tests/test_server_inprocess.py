@@ -44,7 +44,7 @@ def test_pipelined_server_publishes_under_its_name_at_the_next_stage():
     sub = zmq.Context.instance().socket(zmq.SUB)
     sub.setsockopt(zmq.SUBSCRIBE, b"first")
     sub.connect(pub)
-    assert recv_frames(sub) == [b"first", TAG_WELCOME]
+    assert recv_frames(sub)[:2] == [b"first", TAG_WELCOME]
     push = zmq.Context.instance().socket(zmq.PUSH)
     push.connect(pull)
     send_frames(push, encode([Message("first.up second.up", b"abc", client="someone")]))

@@ -102,7 +102,7 @@ def test_a_server_never_vouches_for_what_it_passes_on(running):
     sub = zmq.Context.instance().socket(zmq.SUB)
     sub.setsockopt(zmq.SUBSCRIBE, b"someone")
     sub.connect(pub)
-    assert recv_frames(sub) == [b"someone", TAG_WELCOME]
+    assert recv_frames(sub)[:2] == [b"someone", TAG_WELCOME]
     push = zmq.Context.instance().socket(zmq.PUSH)
     push.connect(pull)
     smuggled = Message("s.echo", pickle.dumps({"would": "unpickle"}), client="someone",

@@ -8,7 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from greenpylm.wire import ErrorRecord, Message, ProtocolError, RemoteError, decode, encode
-from greenpylm.wire.frames import FLAG_ERROR, HEADER, TAG_BATCH, TAG_WELCOME, encode_header
+from greenpylm.wire.frames import (FLAG_ERROR, HEADER, MAGIC, TAG_BATCH, TAG_WELCOME, VERSION,
+                                   encode_header)
 
 text = st.text(max_size=40)
 
@@ -56,8 +57,9 @@ def corrupt_header(frames, mutate):
     ([], "empty"),
     ([b"nonsense"], "bad-tag"),
     ([b"GPLX\x01B", b"h", b"p"], "bad-tag"),
-    ([b"GPLM\x02B", b"h", b"p"], "bad-version"),
-    ([b"GPLM\x01Z", b"h", b"p"], "bad-kind"),
+    ([b"GPLM\x01B", b"h", b"p"], "bad-version"),
+    ([b"GPLM\x03B", b"h", b"p"], "bad-version"),
+    ([MAGIC + bytes((VERSION, ord("Z"))), b"h", b"p"], "bad-kind"),
     ([TAG_WELCOME], "bad-kind"),
     ([TAG_BATCH], "truncated"),
     ([TAG_BATCH, encode_header(Message("s.f"))], "truncated"),

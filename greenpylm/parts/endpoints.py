@@ -5,6 +5,7 @@ PUSH, PUB, SUB or request/reply part does is written here, once.
 """
 from __future__ import annotations
 
+import secrets
 import uuid
 from typing import Any, Iterator
 
@@ -12,7 +13,7 @@ import zmq.green as zmq
 from gevent.event import Event
 
 from ..wire import ErrorRecord, Message, ProtocolError
-from ..wire.frames import header_id, is_welcome, welcome
+from ..wire.frames import header_id, version_mismatch, version_refusal, welcome, welcome_nonce
 from ..wire.transport import recv_frames, send_frames
 from .inbound import Inbound
 from .outbound import Outbound
@@ -48,7 +49,13 @@ class PubPart(Outbound):
     The socket is an XPUB: when a subscription arrives, the part publishes
     a *welcome* on that topic, so a subscriber knows from which moment on it
     misses nothing (pylm's clients could lose replies published before
-    their subscription had reached the server).
+    their subscription had reached the server). Every welcome of one run of
+    the part carries the same random nonce: a subscriber tells a restarted
+    publisher from a repeated welcome (anyone's new subscription to its topic).
+
+    An answer to a caller with a lane here (`lanes`: a client of the server's
+    client link, a call made inside the server) goes to that lane, not to
+    the socket: nobody who subscribes can read it.
     """
 
     socket_type = zmq.XPUB
@@ -56,12 +63,14 @@ class PubPart(Outbound):
     def __init__(self, name: str, listen_address: str, **kw: Any) -> None:
         super().__init__(name, listen_address, **kw)
         self.subscriptions: set[bytes] = set()  # topics someone subscribes to
-        #: callers inside this server (`local.LocalCalls`): client id -> where its
-        #: replies go, instead of the socket
-        self.lanes: dict[str, Any] = {}
+        #: lane key (a message's `lane`) -> where the answers to that caller go,
+        #: instead of the socket (`client_link.ClientLinkService`, `local.LocalCalls`)
+        self.lanes: dict[Any, Any] = {}
+        self.nonce = b""
 
     def configure(self, socket: Any) -> None:
         super().configure(socket)
+        self.nonce = secrets.token_bytes(8)
         socket.setsockopt(zmq.XPUB_VERBOSE, 1)
         # a subscriber that falls behind slows the publisher down instead of
         # losing messages (pylm's PUB dropped them past its high-water mark)
@@ -87,10 +96,16 @@ class PubPart(Outbound):
         self.publish(topic, message)
 
     def publish(self, topic: str | bytes, message: Message) -> None:
-        """Queue `message` under `topic`, or hand it to its caller's lane."""
-        if self.lanes and message.client in self.lanes and topic in (
-                message.client, message.client.encode()):
-            self.lanes[message.client](message)
+        """Hand `message` to its caller's lane if it goes to its caller (the topic
+        is the client's); else queue it under `topic`."""
+        lane = message.lane
+        if lane is not None and topic in (message.client, message.client.encode()):
+            deliver = self.lanes.get(lane)
+            if deliver is not None:
+                deliver(message)
+            else:  # the caller is gone (`ClientLinkService` forgot its lane)
+                self.problems.note("lanes.gone", "dropped answers to a client that is gone",
+                                   level="DEBUG")
         else:
             self.post((topic, message))
 
@@ -127,7 +142,7 @@ class PubPart(Outbound):
                 if isinstance(topic, str):
                     topic = topic.encode()
                 if items[start][1] is None:
-                    yield welcome(topic)
+                    yield [topic, *welcome(self.nonce)]
                 else:
                     yield [topic] + self.encode([m for _, m in items[start:i]])
                 start = i
@@ -153,7 +168,7 @@ class SubPart(Inbound):
             socket.setsockopt(zmq.SUBSCRIBE, topic.encode())
 
     def decode(self, frames: list) -> list[Message] | None:
-        if is_welcome(frames):
+        if welcome_nonce(frames[1:]) is not None:
             topic = frames[0].decode("utf-8", "replace")
             if topic in self.topics and topic not in self.welcomed:
                 self.welcomed.add(topic)
@@ -186,31 +201,36 @@ class RequestReplyPart:
 
     def run(self) -> None:
         socket = self.socket
-        stats = self.server.stats
         while True:
-            frames = recv_frames(socket)
-            identity = frames[0]
-            if len(frames) < 3 or frames[1] != b"":
-                self.bad_input(ProtocolError("bad-envelope", "expected [b'', batch...]"))
+            send_frames(socket, self.reply_to(recv_frames(socket)))
+
+    def reply_to(self, frames: list) -> list:
+        """The frames that answer one request (`frames`, identity first)."""
+        identity = frames[0]
+        refusal = version_refusal(frames[2:]) if len(frames) > 2 else None
+        if refusal is not None:  # a peer of another version: refused in its own words
+            self.bad_input(ProtocolError("bad-version", version_mismatch(frames[2][4])))
+            return [identity, b""] + refusal
+        if len(frames) < 3 or frames[1] != b"":
+            self.bad_input(ProtocolError("bad-envelope", "expected [b'', batch...]"))
+            replies = [Message(error=ErrorRecord(
+                "ProtocolError", "bad-envelope: a request starts with an empty delimiter frame"))]
+        else:
+            messages = self.decode(frames[2:])
+            if messages is None:
+                # answer under the request's id if its header has one, so it is matched
                 replies = [Message(error=ErrorRecord(
-                    "ProtocolError", "bad-envelope: a request starts with an empty delimiter frame"))]
+                    "ProtocolError", "malformed request: see docs/protocol.md"),
+                    id=header_id(frames[3]) if len(frames) > 3 else None)]
             else:
-                messages = self.decode(frames[2:])
-                if messages is None:
-                    # answer under the request's id if its header has one, so it is matched
-                    replies = [Message(error=ErrorRecord(
-                        "ProtocolError", "malformed request: see docs/protocol.md"),
-                        id=header_id(frames[3]) if len(frames) > 3 else None)]
-                else:
-                    stats["in"] += len(messages)
-                    try:
-                        replies = self.answer(messages)
-                    except Exception as exc:  # a bug must not stop the part
-                        self.hook_failed(exc, "answering")
-                        replies = [m.reply(error=ErrorRecord.from_exception(exc))
-                                   for m in messages]
-            send_frames(socket, [identity, b""] + self.encode(replies))
-            stats["out"] += len(replies)
+                self.server.stats["in"] += len(messages)
+                try:
+                    replies = self.answer(messages)
+                except Exception as exc:  # a bug must not stop the part
+                    self.hook_failed(exc, "answering")
+                    replies = [m.reply(error=ErrorRecord.from_exception(exc)) for m in messages]
+        self.server.stats["out"] += len(replies)
+        return [identity, b""] + self.encode(replies)
 
 
 class RepPart(RequestReplyPart, Inbound):

@@ -29,6 +29,9 @@ class Inbound(Part):
     the next read.
     """
 
+    #: messages of a batch that its reader handles itself (the rest wake others)
+    reader_handles = 1
+
     def __init__(self, name: str, listen_address: str, *, concurrency: int | None = None,
                  **part: Any) -> None:
         super().__init__(name, listen_address, **part)
@@ -118,7 +121,7 @@ class Inbound(Part):
         self.server.stats["in"] += len(messages)
         self._queue.extend(messages)
         self._quiet.clear()
-        self._turns.wake(len(messages) - 1)
+        self._turns.wake(len(messages) - self.reader_handles)
 
 
 class BypassInbound(Part):

@@ -26,6 +26,7 @@ import zmq.green as zmq
 
 from ..wire import Message, ProtocolError
 from ..wire import worker_link as link
+from ..wire.frames import foreign_version, version_mismatch
 from ..wire.transport import recv_frames, send_frames
 from .endpoints import PullPart
 from .outbound import Outbound
@@ -101,6 +102,11 @@ class WorkerPushService(Outbound):
     def tasks(self) -> list:
         return [self.run, self.listen, self.watch]
 
+    def gauges(self) -> dict:
+        """Messages at the workers, and the workers' names."""
+        return {"in_flight": len(self.held),
+                "workers_seen": sorted(w.name for w in self.workers.values())}
+
     # -- the router's side -------------------------------------------------
     def send_queued(self) -> None:
         """Hand the queued messages (`outbox`) to the workers with room, the
@@ -164,6 +170,8 @@ class WorkerPushService(Outbound):
                     worker = self.workers.get(identity)
                     if worker is not None:
                         self._lose(worker, "left", expected=True)
+                elif foreign_version(kind) is not None:
+                    raise ProtocolError("bad-version", version_mismatch(kind[4]))
                 else:
                     raise ProtocolError("bad-kind", "not a worker message")
             except ProtocolError as exc:
@@ -190,18 +198,22 @@ class WorkerPushService(Outbound):
         worker = self.workers.get(identity)
         if worker is not None:
             worker.last_seen = time.monotonic()
-        first = set()
+        first = {}  # ticket answered for the first time -> the lane of its caller
         for ticket in done:
             entry = self.held.pop(ticket, None)
             if entry is None:
                 continue  # answered already (by a worker thought lost): a duplicate
-            first.add(ticket)
+            first[ticket] = entry[1].lane
             holder = self.workers.get(entry[0])
             if holder is not None:
                 holder.holds.discard(ticket)
         if first and not self.held:
             self._idle_since = time.monotonic()
-        fresh = [m for t, m in zip(tickets, results) if t in first]
+        fresh = []
+        for ticket, result in zip(tickets, results):
+            if ticket in first:
+                result.lane = first[ticket]  # the lane stays here; the result goes back by it
+                fresh.append(result)
         if len(fresh) < len(results):
             self.problems.note("duplicates", "dropped late answers of messages already "
                                "answered (a worker thought lost came back)", level="INFO",

@@ -34,6 +34,7 @@ class PendingCalls:
         `Client.eval` does: the payload, None if dropped; `RemoteError`, or
         `CallTimeout` after `timeout` seconds."""
         message = Message(function, payload, client=self.client_id, pipeline=self.client_id)
+        message.lane = self.client_id
         answer = self._waiting[message.id] = AsyncResult()
         try:
             gevent.spawn(deliver, message)

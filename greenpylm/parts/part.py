@@ -138,6 +138,10 @@ class Part(HasLogger):
         finally:
             monitor.close(0)
 
+    def gauges(self) -> dict:
+        """Live figures for the server's statistics (what the part holds, say)."""
+        return {}
+
     # -- bad input --------------------------------------------------------
     @property
     def problems(self) -> Occurrences:

@@ -18,7 +18,7 @@ from .errors import ProtocolError
 from .message import ID_SIZE, ErrorRecord, Message
 
 MAGIC = b"GPLM"
-VERSION = 1
+VERSION = 2
 KIND_BATCH = ord("B")
 KIND_WELCOME = ord("W")
 TAG_BATCH = MAGIC + bytes((VERSION, KIND_BATCH))
@@ -38,20 +38,16 @@ MAX_FIELD = 0xFFFF
 DEFAULT_MAX_FRAME = 64 * 1024 * 1024
 
 
-def welcome(topic: bytes) -> list[bytes]:
-    """A publisher's welcome on `topic`: from now on, the subscriber misses nothing."""
-    return [topic, TAG_WELCOME]
+def welcome(nonce: bytes) -> list[bytes]:
+    """A server's welcome: from now on, the peer misses nothing. `nonce` names the
+    connection (a lane) or the publisher's run: a welcome with a nonce the peer
+    already knows is a repeat, never a reason to send anything again."""
+    return [TAG_WELCOME, nonce]
 
 
-def is_welcome(frames: Sequence[bytes]) -> bool:
-    """Whether `frames` (a published multipart message) is a welcome."""
-    return len(frames) == 2 and frames[1] == TAG_WELCOME
-
-
-def header_id(frame: bytes) -> bytes | None:
-    """The message id in a header frame that may be malformed (None if it has none):
-    to answer a request that cannot be decoded under its own id."""
-    return frame[5:5 + ID_SIZE] if len(frame) >= 5 + ID_SIZE else None
+def welcome_nonce(frames: Sequence[bytes]) -> bytes | None:
+    """The nonce of a welcome (`frames` without a topic frame); None for anything else."""
+    return frames[1] if len(frames) == 2 and frames[0] == TAG_WELCOME else None
 
 
 def encode_header(m: Message) -> bytes:
@@ -101,6 +97,37 @@ def encode(messages: Iterable[Message]) -> list:
     return frames
 
 
+def version_refusal(frames: Sequence[bytes]) -> list | None:
+    """For a batch whose tag has another protocol version, an error reply in the
+    peer's own version (the header layout is the same in versions 1 and 2),
+    so that an older or newer peer reads why it is refused; None otherwise."""
+    theirs = foreign_version(frames[0]) if frames else None
+    if theirs is None:
+        return None
+    reply = Message(error=ErrorRecord("ProtocolError", version_mismatch(theirs)),
+                    id=header_id(frames[1]) if len(frames) > 1 else None)
+    batch = encode([reply])
+    batch[0] = MAGIC + bytes((theirs, KIND_BATCH))
+    return batch
+
+
+def foreign_version(tag: bytes) -> int | None:
+    """The version of a greenpylm tag frame of another protocol version (None: not one)."""
+    return tag[4] if len(tag) == TAG_SIZE and tag[:4] == MAGIC and tag[4] != VERSION else None
+
+
+def version_mismatch(theirs: int) -> str:
+    """What a version mismatch is called, on either side."""
+    return (f"protocol version {theirs} from the peer, this greenpylm speaks version "
+            f"{VERSION}: run the same greenpylm version on both sides")
+
+
+def header_id(frame: bytes) -> bytes | None:
+    """The message id in a header frame that may be malformed (None if it has none):
+    to answer a request that cannot be decoded under its own id."""
+    return frame[5:5 + ID_SIZE] if len(frame) >= 5 + ID_SIZE else None
+
+
 def _text(raw: bytes, name: str) -> str:
     try:
         return raw.decode()
@@ -113,7 +140,7 @@ def check_tag(frame: bytes) -> int:
     if len(frame) != TAG_SIZE or frame[:4] != MAGIC:
         raise ProtocolError("bad-tag", "first frame is not a greenpylm tag")
     if frame[4] != VERSION:
-        raise ProtocolError("bad-version", f"protocol version {frame[4]}, expected {VERSION}")
+        raise ProtocolError("bad-version", version_mismatch(frame[4]))
     kind = frame[5]
     if kind not in (KIND_BATCH, KIND_WELCOME):
         raise ProtocolError("bad-kind", f"unknown batch kind {kind}")

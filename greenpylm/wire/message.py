@@ -85,7 +85,7 @@ class Message:
 
     __slots__ = (
         "id", "pipeline", "client", "stage", "function", "cache", "payload",
-        "digest", "signature", "code", "error", "dropped", "pickled", "ticket",
+        "digest", "signature", "code", "error", "dropped", "pickled", "ticket", "lane",
     )
 
     def __init__(
@@ -119,6 +119,9 @@ class Message:
         self.dropped = dropped
         self.pickled = pickled
         self.ticket = 0  # a master's hand-out number (worker link envelope, not the header)
+        #: where, inside a server, the answer goes back to the caller: the key of the
+        #: client's lane at the publisher (`PubPart.lanes`); never on the wire
+        self.lane: Any = None
 
     def steps(self) -> list[str]:
         """The ``server.method`` steps of `function`, in order."""
@@ -131,12 +134,13 @@ class Message:
 
     def reply(self, payload: Any = b"", *, error: ErrorRecord | None = None,
               dropped: bool = False) -> "Message":
-        """A message that answers this one: same id, client, pipeline, stage (and ticket)."""
+        """A message that answers this one: same id, client, pipeline, stage (ticket, lane)."""
         reply = Message(
             self.function, payload, pipeline=self.pipeline, client=self.client,
             stage=self.stage, cache=self.cache, id=self.id, error=error, dropped=dropped,
         )
         reply.ticket = self.ticket
+        reply.lane = self.lane
         return reply
 
     def with_payload(self, payload: Any) -> "Message":
@@ -154,6 +158,6 @@ class Message:
         if not isinstance(other, Message):
             return NotImplemented
         return all(getattr(self, f) == getattr(other, f) for f in self.__slots__
-                   if f != "ticket")
+                   if f not in ("ticket", "lane"))
 
     __hash__ = None  # type: ignore[assignment]
