@@ -1,6 +1,7 @@
 """Servers that tests run as separate processes.
 
     python tests/servers_for_tests.py server NAME DB PULL PUB [LEVEL]
+    python tests/servers_for_tests.py recording NAME DB PULL PUB
     python tests/servers_for_tests.py master NAME DB PULL PUB WORKER_PULL WORKER_PUSH [HEARTBEAT_TIMEOUT]
     python tests/servers_for_tests.py worker NAME MASTER_DB
     python tests/servers_for_tests.py forgetful NAME PULL NEXT EVERY [last]
@@ -9,6 +10,8 @@ from __future__ import annotations
 
 import sys
 import time
+
+import gevent
 
 from greenpylm.chained import servers as chained
 from greenpylm.servers import Master, Server, Worker
@@ -28,6 +31,20 @@ class EchoServer(Server):
 
     def number(self, payload: bytes) -> int:
         return 42
+
+
+class RecordingServer(EchoServer):
+    """Logs every step it runs ('ran <payload> for <client>'), so that a test
+    counts the runs of each input; `nap` answers after 10 ms."""
+
+    def execute(self, message):
+        self.log.info("ran {} for {}", bytes(message.payload).decode(errors="replace"),
+                      message.client)
+        return super().execute(message)
+
+    def nap(self, payload: bytes) -> bytes:
+        gevent.sleep(0.01)
+        return payload
 
 
 class NamedWorker(Worker):
@@ -75,6 +92,8 @@ def main() -> None:
     if role == "server":
         db, pull, pub, *level = rest
         EchoServer(name, db, pull, pub, log_level=level[0] if level else "INFO").start()
+    elif role == "recording":
+        RecordingServer(name, *rest).start()
     elif role == "master":
         db, pull, pub, worker_pull, worker_push, *timeout = rest
         options = {"heartbeat_timeout": float(timeout[0])} if timeout else {}

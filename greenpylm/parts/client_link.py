@@ -17,7 +17,9 @@ Sends never wait. When the pipe to a client is full (it reads slowly, or
 not at all), what it cannot take waits in its lane, already encoded; once a
 lane holds `LANE_MESSAGES` messages or `LANE_BYTES` bytes, that client's new
 requests are parked (unread, undecoded) until it drains, while the others
-are served as before; parked requests run once it drains. A lane whose client is gone (its connection closed,
+are served as before; parked requests run once it drains (past
+`PARKED_BYTES`, the lane is dropped: the client's next hello finds a new
+one, and it sends again what it had outstanding). A lane whose client is gone (its connection closed,
 or silent for `heartbeat_timeout` seconds: zmq heartbeats) is freed with
 everything it held.
 """
@@ -43,11 +45,14 @@ from .part import Host
 
 LANE_MESSAGES = 20_000        # answers a lane holds before its client's requests are parked
 LANE_BYTES = 8 * 1024 * 1024  # bytes a lane holds before the same
-PARKED_BYTES = 8 * 1024 * 1024  # requests parked per lane; beyond, a client ignores any window
-LANE_HWM = 64                 # batches zmq queues per client, beyond what its lane holds
+PARKED_BYTES = 64 * 1024 * 1024  # calls parked per lane; beyond, the lane starts afresh
+LANE_HWM = 16                 # batches zmq queues per client, beyond what its lane holds,
+INTAKE_HWM = 32               # and batches zmq reads from one client ahead of the part
 BATCH_BYTES = 256 * 1024      # a batch of answers ends once its payloads reach this size
 RETRY_MIN, RETRY_MAX = 0.001, 0.05  # seconds between tries at a full pipe
 SWEEP_EVERY = 30.0            # seconds between looks for quiet clients that are gone
+QUEUE_LIMIT = 1024            # calls read, not run yet, beyond which reading waits,
+QUEUE_BYTES = 8 * 1024 * 1024  # or their payloads' bytes
 SENT, FULL, GONE = "sent", "full", "gone"  # what became of a send that does not wait
 
 
@@ -84,7 +89,7 @@ class ClientLinkService(Inbound):
     socket_type = zmq.ROUTER
     bind = True
     batch_size = 256  # answers at most in one multipart send
-    reader_handles = 0  # the porter reads; the handlers run what it reads
+    spare_readers = 1  # hellos and cache requests are answered however busy the calls are
 
     def __init__(self, name: str, listen_address: str, *,
                  heartbeat_timeout: float = HEARTBEAT_TIMEOUT, **inbound: Any) -> None:
@@ -95,6 +100,8 @@ class ClientLinkService(Inbound):
         self.blocked: set[Lane] = set()  # lanes holding what zmq did not take
         self._blocked = Event()
         self._wake_due = False
+        self._drained = Event()  # the handlers caught up with what was read
+        self._queued_bytes = 0
         self.publisher: Any = None
         self.cache_service = CacheService(name, listen_address, max_frame=self.max_frame)
 
@@ -111,17 +118,26 @@ class ClientLinkService(Inbound):
         super().configure(socket)
         socket.setsockopt(zmq.ROUTER_MANDATORY, 1)  # a client that is gone is an error, not a void
         socket.setsockopt(zmq.SNDHWM, LANE_HWM)
+        socket.setsockopt(zmq.RCVHWM, INTAKE_HWM)
         timeout_ms = max(1, int(self.heartbeat_timeout * 1000))
         socket.setsockopt(zmq.HEARTBEAT_IVL, max(1, timeout_ms // 3))
         socket.setsockopt(zmq.HEARTBEAT_TIMEOUT, timeout_ms)
 
     def tasks(self) -> list:
-        return [*super().tasks(), self.porter, self.retry, self.sweep]
+        return [*super().tasks(), self.retry, self.sweep]
 
-    def porter(self) -> None:
-        """Read for the handlers, and never handle a call: hellos and cache
-        requests are answered at once, however long the handlers are busy."""
-        self._turns.wait(lambda: False, Event())
+    def _read_batch(self, deadline: float | None) -> None:
+        while len(self._queue) >= QUEUE_LIMIT or self._queued_bytes >= QUEUE_BYTES:
+            self._drained.clear()  # the handlers are behind: zmq holds the rest meanwhile
+            self._drained.wait()
+        super()._read_batch(deadline)
+
+    def deliver(self, messages: list[Message]) -> list[Message | None]:
+        self._queued_bytes -= size_of(messages)
+        feedback = super().deliver(messages)
+        if len(self._queue) < QUEUE_LIMIT // 2 and self._queued_bytes < QUEUE_BYTES // 2:
+            self._drained.set()
+        return feedback
 
     def gauges(self) -> dict:
         """Clients connected, and the answers held for those whose pipe is full."""
@@ -164,12 +180,13 @@ class ClientLinkService(Inbound):
             self._deliver(lane, [lane.identity, *self.encode([refusal])])
             return None
 
-    @staticmethod
-    def _mark(lane: Lane, messages: list[Message] | None) -> list[Message] | None:
+    def _mark(self, lane: Lane, messages: list[Message] | None) -> list[Message] | None:
+        """`messages` marked with the lane they came by (and counted as queued)."""
         if messages:
             identity = lane.identity
             for message in messages:
                 message.lane = identity
+                self._queued_bytes += len(message.payload)
         return messages
 
     def _open(self, identity: bytes) -> Lane:
@@ -182,8 +199,12 @@ class ClientLinkService(Inbound):
     def _park(self, lane: Lane, frames: list) -> None:
         size = sum(len(f) for f in frames)
         if lane.parked_bytes + size > PARKED_BYTES:
-            self.problems.note("lanes.overflow", "a client sent more than it reads, past every "
-                               "window: dropped its batch", amount=max(1, len(frames) // 2))
+            # far behind: start it afresh. A greenpylm client, silent for a while
+            # then, says hello, is welcomed under a new nonce and sends again
+            self.problems.note("lanes.overflow", "a client sends far more than it reads: "
+                               "dropped its lane ({} answers, {} bytes of calls)",
+                               lane.held_messages, lane.parked_bytes + size)
+            self._free(lane, gone=False)
             return
         lane.parked.append(frames)
         lane.parked_bytes += size
@@ -326,13 +347,13 @@ class ClientLinkService(Inbound):
                          if lane.seen < quiet and not lane.unsent]:
                 self._send([lane.identity, *welcome(lane.nonce)], lane)
 
-    def _free(self, lane: Lane) -> None:
-        """Forget a lane whose client is gone, and everything it held."""
+    def _free(self, lane: Lane, gone: bool = True) -> None:
+        """Forget a lane and everything it held (its client is `gone`, or far behind)."""
         self.lanes.pop(lane.identity, None)
         self.publisher.lanes.pop(lane.identity, None)
         self.outbox.pop(lane, None)
         self.blocked.discard(lane)
-        if lane.held_messages or lane.parked:
+        if gone and (lane.held_messages or lane.parked):
             self.problems.note("lanes.freed", "a client is gone: freed the {} answers and {} "
                                "bytes of requests held for it", lane.held_messages,
                                lane.parked_bytes, level="INFO")

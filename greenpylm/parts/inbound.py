@@ -29,8 +29,9 @@ class Inbound(Part):
     the next read.
     """
 
-    #: messages of a batch that its reader handles itself (the rest wake others)
-    reader_handles = 1
+    #: handler greenlets beyond `concurrency`, which read while the others run
+    #: calls (a part that must answer some input at once, however busy it is)
+    spare_readers = 0
 
     def __init__(self, name: str, listen_address: str, *, concurrency: int | None = None,
                  **part: Any) -> None:
@@ -50,7 +51,7 @@ class Inbound(Part):
         self.concurrency = max(1, int(wanted))
 
     def tasks(self) -> list:
-        return [self.run] * self.concurrency
+        return [self.run] * (self.concurrency + self.spare_readers)
 
     def scatter(self, message: Message) -> Iterable[Message]:
         """The messages to route for one received message: the hook's, or itself."""
@@ -93,12 +94,17 @@ class Inbound(Part):
         self.server.router.flush()
 
     def run(self) -> None:
-        """One handler: handles what is queued, or else reads when no other handler does."""
+        """One handler: handles what is queued while fewer than `concurrency` do,
+        or else reads when no other handler does."""
         queue = self._queue
         wake = Event()
+
+        def may_handle() -> bool:
+            return bool(queue) and self._busy < self.concurrency
+
         while True:
-            if not queue:
-                self._turns.wait(queue.__len__, wake)
+            if not may_handle():
+                self._turns.wait(may_handle, wake)
             message = queue.popleft()
             self._busy += 1
             try:
@@ -121,7 +127,7 @@ class Inbound(Part):
         self.server.stats["in"] += len(messages)
         self._queue.extend(messages)
         self._quiet.clear()
-        self._turns.wake(len(messages) - self.reader_handles)
+        self._turns.wake(len(messages) - 1)
 
 
 class BypassInbound(Part):

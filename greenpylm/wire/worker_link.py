@@ -19,7 +19,7 @@ import struct
 from typing import Sequence
 
 from .errors import ProtocolError
-from .frames import MAGIC, VERSION, decode
+from .frames import MAGIC, VERSION, decode, foreign_version, version_mismatch
 from .message import Message
 
 WORK = MAGIC + bytes((VERSION, ord("K")))
@@ -57,6 +57,8 @@ def hello(capacity: int, name: str, worker: bytes, role: int = ROLE_LINK) -> lis
 
 def parse_work(frames: Sequence[bytes], max_frame: int) -> tuple[list[int], list[Message]]:
     """Tickets and messages of a WORK message (without the identity frame)."""
+    if frames and foreign_version(frames[0]) is not None:
+        raise ProtocolError("bad-version", version_mismatch(frames[0][4]))
     if len(frames) < 3 or frames[0] != WORK:
         raise ProtocolError("bad-work", "expected [WORK, tickets, batch...]")
     tickets = unpack_tickets(frames[1])
