@@ -7,10 +7,22 @@ import zmq.green as zmq
 
 
 def rep_echo(port: str) -> None:
-    sock = zmq.Context.instance().socket(zmq.REP)
+    """The raw baseline's peer: a plain pyzmq REP echo (the fastest a Python peer answers)."""
+    import zmq as plain
+    sock = plain.Context.instance().socket(plain.REP)
     sock.bind(f"tcp://127.0.0.1:{port}")
     while True:
         sock.send(sock.recv())
+
+
+def router_echo(port: str) -> None:
+    """What a server's client link does without greenpylm: a plain pyzmq ROUTER
+    that sends every multipart message back to its sender as it came."""
+    import zmq as plain
+    sock = plain.Context.instance().socket(plain.ROUTER)
+    sock.bind(f"tcp://127.0.0.1:{port}")
+    while True:
+        sock.send_multipart(sock.recv_multipart())
 
 
 def pipe_echo(pin: str, pout: str) -> None:
@@ -21,21 +33,6 @@ def pipe_echo(pin: str, pout: str) -> None:
     push.bind(f"tcp://127.0.0.1:{pout}")
     while True:
         push.send(pull.recv())
-
-
-def pull_pub_echo(pin: str, pout: str) -> None:
-    """What a greenpylm server's sockets do without greenpylm: PULL in, XPUB out
-    under the topic b'me', every frame as it came."""
-    import gevent
-
-    ctx = zmq.Context.instance()
-    pull = ctx.socket(zmq.PULL)
-    pull.bind(f"tcp://127.0.0.1:{pin}")
-    pub = ctx.socket(zmq.XPUB)
-    pub.bind(f"tcp://127.0.0.1:{pout}")
-    gevent.spawn(lambda: [pub.recv_multipart() for _ in iter(int, 1)])  # subscriptions
-    while True:
-        pub.send_multipart([b"me"] + pull.recv_multipart())
 
 
 def server(db: str, pull: str, pub: str) -> None:

@@ -1,12 +1,14 @@
-"""Core benchmark: greenpylm next to raw zmq.green, measured in the same run.
+"""Core benchmark: greenpylm next to raw zmq, measured in the same run.
 
 1. sequential round trips to a process over tcp loopback: `Client.eval` to a
-   `Server`, next to a raw zmq.green REQ/REP echo and to a raw PUSH -> PULL,
-   XPUB -> SUB echo carrying greenpylm's frames (the sockets greenpylm's
-   topology uses, without greenpylm: what the topology itself costs). The
-   three alternate in short rounds, so that a noisy machine disturbs them
-   alike; the best round of each is reported, and the median of the
-   per-round ratios;
+   `Server`, next to the raw baseline (a zmq.green REQ client and a plain
+   pyzmq REP echo process: the fastest a Python peer answers) and to a raw
+   zmq.green DEALER and plain pyzmq ROUTER echo carrying greenpylm's frames
+   (the sockets of greenpylm's client link, without greenpylm: what that
+   topology itself costs). The three alternate in short rounds, so that a
+   noisy machine disturbs them alike; the best round of each is reported,
+   the median of the per-round ratios, and the latency percentiles of
+   every round trip;
 2. streaming: `Client.job` through one `Server` process vs a raw zmq.green
    one-hop echo pipe (PUSH -> echo process -> PULL), one message per send.
 
@@ -37,24 +39,20 @@ def greenpylm_server() -> tuple:
 
 def round_trips(evals: int, rounds: int) -> list[tuple[str, float, float]]:
     """Rows for `report`: the best rates of `rounds` alternating rounds of
-    `evals` sequential round trips each."""
+    `evals` sequential round trips each; prints ratios and latencies."""
     import zmq.green as zmq
 
     from greenpylm.wire import Message, encode
 
     context = zmq.Context.instance()
     procs = []
-    rep_port = free_port()
+    rep_port, router_port = free_port(), free_port()
     procs.append(spawn_role("rep_echo", rep_port))
+    procs.append(spawn_role("router_echo", router_port))
     req = context.socket(zmq.REQ)
     req.connect(f"tcp://127.0.0.1:{rep_port}")
-    pin, pout = free_port(), free_port()
-    procs.append(spawn_role("pull_pub_echo", pin, pout))
-    push = context.socket(zmq.PUSH)
-    push.connect(f"tcp://127.0.0.1:{pin}")
-    sub = context.socket(zmq.SUB)
-    sub.setsockopt(zmq.SUBSCRIBE, b"me")
-    sub.connect(f"tcp://127.0.0.1:{pout}")
+    dealer = context.socket(zmq.DEALER)
+    dealer.connect(f"tcp://127.0.0.1:{router_port}")
     proc, client = greenpylm_server()
     procs.append(proc)
     frames = encode([Message("bench.echo", PAYLOAD, client="me", pipeline="me")])
@@ -63,37 +61,46 @@ def round_trips(evals: int, rounds: int) -> list[tuple[str, float, float]]:
         req.send(PAYLOAD)
         req.recv()
 
-    def raw_pull_pub() -> None:
-        push.send_multipart(frames)
-        sub.recv_multipart()
+    def raw_dealer_router() -> None:
+        dealer.send_multipart(frames)
+        dealer.recv_multipart()
 
     def greenpylm_eval() -> None:
         client.eval("bench.echo", PAYLOAD)
 
-    raw_reqrep()
-    while not sub.poll(100):  # until the subscription has reached the echo
-        push.send_multipart(frames)
-    while sub.poll(100):
-        sub.recv_multipart()
     kinds: dict[str, Callable[[], None]] = {
-        "reqrep": raw_reqrep, "pull_pub": raw_pull_pub, "eval": greenpylm_eval}
+        "reqrep": raw_reqrep, "dealer_router": raw_dealer_router, "eval": greenpylm_eval}
+    for call in kinds.values():
+        call()  # connected
     rates: dict[str, list[float]] = {kind: [] for kind in kinds}
+    latencies: dict[str, list[float]] = {kind: [] for kind in kinds}
+    clock = time.perf_counter
     for _ in range(rounds):
         for kind, call in kinds.items():
-            start = time.perf_counter()
+            times = latencies[kind]
+            start = clock()
             for _ in range(evals):
+                before = clock()
                 call()
-            rates[kind].append(evals / (time.perf_counter() - start))
+                times.append(clock() - before)
+            rates[kind].append(evals / (clock() - start))
     client.close()
-    for socket in (req, push, sub):
+    for socket in (req, dealer):
         socket.close(0)
     stop_all(procs)
-    for kind in ("eval", "pull_pub"):
+    for kind in ("eval", "dealer_router"):
         ratios = [a / b for a, b in zip(rates[kind], rates["reqrep"])]
-        print(f"{kind}: median of the per-round ratios to REQ/REP {statistics.median(ratios):.2f}")
+        print(f"{kind}: median of the per-round ratios to raw REQ/REP "
+              f"{statistics.median(ratios):.2f}")
+    print(f"{'latency (us)':<28} {'p50':>7} {'p99':>7} {'p99.9':>7}")
+    for kind, times in latencies.items():
+        cuts = statistics.quantiles(times, n=1000)
+        print(f"{kind:<28} {cuts[499] * 1e6:>7.0f} {cuts[989] * 1e6:>7.0f} "
+              f"{cuts[998] * 1e6:>7.0f}")
     best_raw = max(rates["reqrep"])
     return [("sequential eval vs raw REQ/REP", max(rates["eval"]), best_raw),
-            ("raw PULL/XPUB echo, same frames, vs raw REQ/REP", max(rates["pull_pub"]), best_raw)]
+            ("raw DEALER/ROUTER echo, same frames, vs REQ/REP", max(rates["dealer_router"]),
+             best_raw)]
 
 
 def greenpylm_job(n: int) -> float:

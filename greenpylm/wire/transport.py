@@ -26,18 +26,37 @@ from zmq.backend import Socket as _PlainSocket
 
 _NOBLOCK = int(zmq.NOBLOCK)
 _SNDMORE = int(zmq.SNDMORE)
-_EVENTS = zmq.EVENTS
 _ONE_WAY = frozenset(int(t) for t in (zmq.PUSH, zmq.PULL, zmq.PUB, zmq.SUB))
 COPY_THRESHOLD = 64 * 1024  # frames this big are handed to zmq without a copy
 
 _plain_recv = _PlainSocket.recv
 _plain_send = _PlainSocket.send
+_plain_get = _PlainSocket.get
+_EVENTS_INT = int(zmq.EVENTS)
+_POLLIN, _POLLOUT = int(zmq.POLLIN), int(zmq.POLLOUT)
 
 #: HACK, guarded: the fast path calls pyzmq's backend socket methods unbound and
-#: zmq.green's private `_wait_read`/`_wait_write`; where a pyzmq release lacks
-#: them, the public zmq.green calls serve instead (slower, same behaviour).
+#: zmq.green's private `_wait_read`/`_wait_write` and readiness events
+#: (`_Socket__readable`, `_Socket__writable`, which its `__state_changed`
+#: sets); where a pyzmq release lacks them, the public zmq.green calls serve
+#: instead (slower, same behaviour).
 FAST_PATH = (hasattr(zmq.green.Socket, "_wait_read") and hasattr(zmq.green.Socket, "_wait_write")
-             and callable(_plain_recv) and callable(_plain_send))
+             and hasattr(zmq.green.Socket, "_Socket__state_changed")
+             and callable(_plain_recv) and callable(_plain_send) and callable(_plain_get))
+
+
+def _state_changed(socket: Any) -> None:
+    """What zmq.green's ``get(EVENTS)`` does after an operation (wake a greenlet
+    waiting for the other direction), without its enum arithmetic."""
+    events = _plain_get(socket, _EVENTS_INT)
+    if events & _POLLIN:
+        readable = socket._Socket__readable
+        if not readable.ready():
+            readable.set()
+    if events & _POLLOUT:
+        writable = socket._Socket__writable
+        if not writable.ready():
+            writable.set()
 
 
 def public_recv_frames(socket: Any) -> list[bytes]:
@@ -63,7 +82,7 @@ def fast_recv_frames(socket: Any) -> list[bytes]:
         frame = _plain_recv(socket, _NOBLOCK, False)
         frames.append(frame.bytes)
     if socket.type not in _ONE_WAY:
-        socket.get(_EVENTS)  # zmq.green's get: wakes a greenlet waiting to send
+        _state_changed(socket)  # a greenlet may wait to send
     return frames
 
 
@@ -87,7 +106,7 @@ def fast_send_frames(socket: Any, frames: Sequence[Any], wait: bool = True) -> N
         frame = frames[last]
         _plain_send(socket, frame, _NOBLOCK, len(frame) < COPY_THRESHOLD)
     if socket.type not in _ONE_WAY:
-        socket.get(_EVENTS)  # zmq.green's get: wakes a greenlet waiting to receive
+        _state_changed(socket)  # a greenlet may wait to receive
 
 
 recv_frames = fast_recv_frames if FAST_PATH else public_recv_frames
