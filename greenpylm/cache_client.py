@@ -22,36 +22,39 @@ class CacheClient:
     """
 
     def __init__(self, server_name: str, db_address: str, context: Any, sender: str,
-                 prefix: str = "", log: Any = None) -> None:
+                 session: str = "", log: Any = None) -> None:
         self.server_name = server_name
         self.db_address = db_address
         self.context = context
         self.sender = sender
-        self.prefix = prefix
+        self.session = session  # the keys of a session are its own, on the server
         self.log = log or get_logger(server_name, "cache-client")
         self.problems = Occurrences(self.log)
         self._socket: Any = None
         self._busy = Semaphore()  # one request at a time on the socket
 
     def request(self, operation: str, key: str, value: bytes = b"",
-                timeout: float | None = None) -> bytes:
-        """Ask the cache service for `operation` on `key` (not prefixed); its answer."""
+                timeout: float | None = None, config: bool = False) -> bytes:
+        """Ask the cache service for `operation` on `key` (of this client's session,
+        or with `config` of the server's own entries: its addresses); its answer."""
         deadline = deadline_after(timeout)
         if not self._busy.acquire(timeout=timeout):
             raise CallTimeout(f"the cache client of {self.db_address} stayed busy for {timeout}s")
         try:
             remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-            return self._request(operation, key, value, deadline, remaining)
+            return self._request(operation, key, value, deadline, remaining,
+                                 "" if config else self.session)
         finally:
             self._busy.release()
 
     def _request(self, operation: str, key: str, value: bytes, deadline: float | None,
-                 timeout: float | None) -> bytes:
+                 timeout: float | None, session: str) -> bytes:
         if self._socket is None:
             self._socket = self.context.socket(zmq.DEALER)
             self._socket.setsockopt(zmq.LINGER, 0)
             self._socket.connect(self.db_address)
-        request = Message(f"{self.server_name}.{operation}", value, client=self.sender, cache=key)
+        request = Message(f"{self.server_name}.{operation}", value, client=self.sender, cache=key,
+                          pipeline=session)
         send_frames(self._socket, [b""] + encode([request]))
         while True:
             if not wait_readable(self._socket, deadline):
@@ -77,16 +80,16 @@ class CacheClient:
     def set(self, value: bytes, key: str | None = None, *, timeout: float | None = None) -> str:
         """Store `value` under `key` (a fresh one if None); the key."""
         key = key or str(uuid.uuid4())
-        self.request("set", self.prefix + key, value, timeout)
+        self.request("set", key, value, timeout)
         return key
 
     def get(self, key: str, *, timeout: float | None = None) -> bytes:
         """The value under `key`; `MissingKeyError` (a `KeyError`) if there is none."""
-        return self.request("get", self.prefix + key, b"", timeout)
+        return self.request("get", key, b"", timeout)
 
     def delete(self, key: str, *, timeout: float | None = None) -> str:
         """Remove `key`; `MissingKeyError` if it was not there."""
-        self.request("delete", self.prefix + key, b"", timeout)
+        self.request("delete", key, b"", timeout)
         return key
 
     def close(self) -> None:

@@ -62,9 +62,9 @@ class Client(ClientBase):
 
     Addresses not given are fetched from the server's cache service at
     ``db_address``. With `session`, messages carry it as their pipeline id
-    and cache keys are stored prefixed with it (``session + key``, as pylm's
-    `set` does; here `get` and `delete` prefix too), so that sessions sharing a
-    server do not see each other's keys.
+    and the session's cache keys are its own: no other session, and no
+    client without one, sees them (pylm prefixed them with the session, so
+    ``"alic"`` + ``"etoken"`` was ``"alice"`` + ``"token"``).
     """
 
     def __init__(self, server_name: str, db_address: str, push_address: str | None = None,
@@ -84,7 +84,7 @@ class Client(ClientBase):
         self.pipeline = session or self.uuid
         check_patch_order(self.log)
         self.cache_client = CacheClient(server_name, db_address, self.context, self.uuid,
-                                        prefix=session or "", log=self.log)
+                                        session=session or "", log=self.log)
         self._welcome: bytes | None = None  # the nonce of the server's last welcome
         self._topic = False  # replies arrive on a subscription, after a topic frame
         self._heard = 0.0  # when the lane last brought anything
@@ -160,7 +160,7 @@ class Client(ClientBase):
 
     def _config(self, key: str, deadline: float | None) -> str:
         timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
-        return self.cache_client.request("get", key, timeout=timeout).decode()
+        return self.cache_client.request("get", key, timeout=timeout, config=True).decode()
 
     def close(self) -> None:
         """Close the client's sockets."""

@@ -25,7 +25,7 @@ from .parts.connections import SubConnection
 from .parts.http import HttpService
 from .parts.servers import ServerTemplate
 from .parts.services import CacheService, PubService, PullService
-from .parts.ledger import HEARTBEAT_TIMEOUT, WorkerPullService, WorkerPushService
+from .parts.ledger import HEARTBEAT_TIMEOUT, MAX_CAPACITY, WorkerPullService, WorkerPushService
 from .parts.worker_connection import DEFAULT_CAPACITY, WorkerConnection
 from .wire import Message
 
@@ -135,15 +135,16 @@ class BaseMaster(ServerTemplate):
 
     def __init__(self, name: str, pipelined: bool, log_level: int | str,
                  worker_pull_address: str, worker_push_address: str, db_address: str,
-                 pub_address: str, heartbeat_timeout: float, template: dict,
-                 serves_clients: bool = False) -> None:
+                 pub_address: str, heartbeat_timeout: float, max_worker_capacity: int,
+                 template: dict, serves_clients: bool = False) -> None:
         super().__init__(name, log_level, **template)
         self.pipelined = pipelined
         pushed = self.register_inbound(WorkerPullService, "WorkerPull", worker_pull_address,
                                        route="Pub", hook=self.gather)
         link = self.register_outbound(WorkerPushService, "WorkerPush", worker_push_address,
                                       route="Pub", hook=self.gather,
-                                      heartbeat_timeout=heartbeat_timeout)
+                                      heartbeat_timeout=heartbeat_timeout,
+                                      max_capacity=max_worker_capacity)
         publish_and_cache(self, pub_address, db_address, ("WorkerPush", self.scatter,
                           heartbeat_timeout) if serves_clients and not pipelined else None)
         self.advertise("worker_pull_address", pushed)
@@ -166,15 +167,17 @@ class Master(BaseMaster):
     the client link, as `Server` does), hands it to workers, publishes their
     results on `pub_address` (to the client, or down a pipeline with
     ``pipelined=True``). `cache` may preset the cache's contents;
-    `heartbeat_timeout` bounds the silence of workers and clients."""
+    `heartbeat_timeout` bounds the silence of workers and clients;
+    `max_worker_capacity` the messages one worker holds, whatever it claims."""
 
     def __init__(self, name: str, pull_address: str, pub_address: str, worker_pull_address: str,
                  worker_push_address: str, db_address: str, pipelined: bool = False,
                  cache: dict | None = None, log_level: int | str = DEFAULT_LEVEL, *,
-                 heartbeat_timeout: float = HEARTBEAT_TIMEOUT, **template: Any) -> None:
+                 heartbeat_timeout: float = HEARTBEAT_TIMEOUT,
+                 max_worker_capacity: int = MAX_CAPACITY, **template: Any) -> None:
         super().__init__(name, pipelined, log_level, worker_pull_address, worker_push_address,
-                         db_address, pub_address, heartbeat_timeout, template,
-                         serves_clients=True)
+                         db_address, pub_address, heartbeat_timeout, max_worker_capacity,
+                         template, serves_clients=True)
         pull = self.register_inbound(PullService, "Pull", pull_address, route="WorkerPush",
                                      hook=self.scatter)
         self.advertise("pull_address", pull)
@@ -188,9 +191,11 @@ class Hub(BaseMaster):
                  worker_push_address: str, db_address: str, previous: str,
                  pipelined: bool = False, cache: dict | None = None,
                  log_level: int | str = DEFAULT_LEVEL, *,
-                 heartbeat_timeout: float = HEARTBEAT_TIMEOUT, **template: Any) -> None:
+                 heartbeat_timeout: float = HEARTBEAT_TIMEOUT,
+                 max_worker_capacity: int = MAX_CAPACITY, **template: Any) -> None:
         super().__init__(name, pipelined, log_level, worker_pull_address, worker_push_address,
-                         db_address, pub_address, heartbeat_timeout, template)
+                         db_address, pub_address, heartbeat_timeout, max_worker_capacity,
+                         template)
         self.register_inbound(SubConnection, "Sub", sub_address, route="WorkerPush",
                               hook=self.scatter, topic=previous)
         self.preset_cache(sub_address=sub_address, **(cache or {}))

@@ -90,16 +90,23 @@ def test_cache_round_trips_and_missing_keys(client):
         client.delete("key")
 
 
-def test_sessions_prefix_their_keys(server):
+def test_sessions_keep_their_keys_to_themselves(server):
     with Client(NAME, server[1], session="alice") as alice, \
+            Client(NAME, server[1], session="alic") as alic, \
             Client(NAME, server[1], session="bob") as bob, Client(NAME, server[1]) as plain:
         alice.set(b"alice's", "shared")
         bob.set(b"bob's", "shared")
+        alice.set(b"alice's token", "token")
         assert alice.get("shared") == b"alice's"
         assert bob.get("shared") == b"bob's"
-        assert plain.get("aliceshared") == b"alice's"
-        with pytest.raises(MissingKeyError):
-            plain.get("shared")
+        for outsider, key in ((alic, "etoken"), (plain, "alicetoken"), (plain, "shared"),
+                              (plain, "token"), (bob, "token")):
+            with pytest.raises(MissingKeyError):
+                outsider.get(key)
+        plain.set(b"everybody's", "token")  # pylm's set(value, key): one cache for all
+        assert plain.get("token") == b"everybody's" and alice.get("token") == b"alice's token"
+        alice.delete("token")
+        assert plain.get("token") == b"everybody's"
 
 
 def test_given_addresses_are_used_without_asking_the_cache(server):

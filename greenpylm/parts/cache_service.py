@@ -3,20 +3,64 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any
 
 from ..wire import ErrorRecord, Message
 from .endpoints import RequestReplyPart
 from .inbound import BypassInbound
+
+DEFAULT_CACHE_LIMIT = 256 * 1024 * 1024  # bytes of keys and values a server's cache holds
+
+
+class CacheFull(Exception):
+    """Storing a value would take the cache past its byte limit."""
+
+
+class Cache(dict):
+    """A server's key-value store, bounded in bytes: keys are text (a session's
+    keys are ``(session, key)``: no session can reach another's), values
+    bytes. `size` counts the bytes of every key and value; storing past
+    `limit` raises `CacheFull` and stores nothing."""
+
+    def __init__(self, limit: int = DEFAULT_CACHE_LIMIT) -> None:
+        super().__init__()
+        self.limit = limit
+        self.size = 0
+
+    @staticmethod
+    def _bytes(key: Any) -> int:
+        return sum(len(k.encode()) for k in key) if isinstance(key, tuple) else len(key.encode())
+
+    def __setitem__(self, key: Any, value: bytes) -> None:
+        old = self.get(key)
+        grow = len(value) - (len(old) if old is not None else -self._bytes(key))
+        if grow > 0 and self.size + grow > self.limit:
+            raise CacheFull(f"the cache holds {self.size} bytes; {grow} more would pass its "
+                            f"limit of {self.limit} (the server's cache_limit)")
+        super().__setitem__(key, value)
+        self.size += grow
+
+    def __delitem__(self, key: Any) -> None:
+        self.pop(key)
+
+    def pop(self, key: Any, *default: Any) -> Any:
+        if key not in self:
+            return super().pop(key, *default)
+        value = super().pop(key)
+        self.size -= len(value) + self._bytes(key)
+        return value
 
 
 class CacheService(RequestReplyPart, BypassInbound):
     """Exposes the server's key-value cache to clients and workers (bypass).
 
     A request is a message whose `function` ends in ``.set``, ``.get`` or
-    ``.delete``, with the key in `cache` and the value in `payload`. `set`
-    and `delete` answer with the key, `get` with the value; a missing key is
-    an error record of type ``KeyError``. ``.stats`` (no key) answers the
-    server's statistics as a JSON object (see `statistics`).
+    ``.delete``, with the key in `cache`, the value in `payload` and, for a
+    client with a session, the session in `pipeline` (its keys are its own).
+    `set` and `delete` answer with the key, `get` with the value; a missing
+    key is an error record of type ``KeyError``, a full cache one of type
+    ``CacheFull``. ``.stats`` (no key) answers the server's statistics as a
+    JSON object (see `statistics`).
     """
 
     bind = True
@@ -30,20 +74,24 @@ class CacheService(RequestReplyPart, BypassInbound):
         cache = self.server.cache
         operation = request.function.rpartition(".")[2]
         key = request.cache
-        if operation in ("set", "delete") and key in self.server.address_keys | {"name": None}:
+        slot = (request.pipeline, key) if request.pipeline else key
+        if operation in ("set", "delete") and slot in self.server.address_keys | {"name": None}:
             return request.reply(error=ErrorRecord(
                 "PermissionError", f"{key!r} is the server's own configuration: read-only"))
         if operation == "set":
             if not key:
                 return request.reply(error=ErrorRecord("ValueError", "set needs a key"))
-            cache[key] = bytes(request.payload)
+            try:
+                cache[slot] = bytes(request.payload)
+            except CacheFull as exc:
+                return request.reply(error=ErrorRecord("CacheFull", str(exc)))
             return request.reply(key.encode())
         if operation == "stats":
             return request.reply(json.dumps(self.statistics(), sort_keys=True).encode())
         if operation in ("get", "delete"):
-            if key not in cache:
+            if slot not in cache:
                 return request.reply(error=ErrorRecord("KeyError", f"no key {key!r} in the cache"))
-            value = cache[key] if operation == "get" else cache.pop(key)
+            value = cache[slot] if operation == "get" else cache.pop(slot)
             return request.reply(value if operation == "get" else key.encode())
         return request.reply(error=ErrorRecord(
             "ValueError", f"the cache service knows set, get, delete and stats, not {operation!r}"))

@@ -12,7 +12,7 @@ from typing import Any, Iterator
 import zmq.green as zmq
 from gevent.event import Event
 
-from ..wire import ErrorRecord, Message, ProtocolError
+from ..wire import ErrorRecord, Message, ProtocolError, decode
 from ..wire.frames import header_id, version_mismatch, version_refusal, welcome, welcome_nonce
 from ..wire.transport import recv_frames, send_frames
 from .inbound import Inbound
@@ -216,13 +216,16 @@ class RequestReplyPart:
             replies = [Message(error=ErrorRecord(
                 "ProtocolError", "bad-envelope: a request starts with an empty delimiter frame"))]
         else:
-            messages = self.decode(frames[2:])
-            if messages is None:
+            try:
+                messages = decode(frames[2:], self.max_frame)
+            except ProtocolError as exc:
+                self.bad_input(exc)
                 # answer under the request's id if its header has one, so it is matched
+                messages = None
                 replies = [Message(error=ErrorRecord(
-                    "ProtocolError", "malformed request: see docs/protocol.md"),
+                    "ProtocolError", f"malformed request: {exc} (see docs/protocol.md)"),
                     id=header_id(frames[3]) if len(frames) > 3 else None)]
-            else:
+            if messages is not None:
                 self.server.stats["in"] += len(messages)
                 try:
                     replies = self.answer(messages)

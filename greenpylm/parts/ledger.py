@@ -33,6 +33,7 @@ from .outbound import Outbound
 from .part import Host
 
 HEARTBEAT_TIMEOUT = 3.0    # seconds of silence after which a worker is lost
+MAX_CAPACITY = 4096        # messages one worker may hold, whatever it announces
 SPREAD_AFTER = 0.05        # seconds of idle workers after which new work is shared evenly
 
 
@@ -62,7 +63,9 @@ class WorkerPullService(PullPart):
 class WorkerPushService(Outbound):
     """Hands work to workers by capacity and keeps the ledger of who holds what.
 
-    `heartbeat_timeout`: seconds of silence after which a worker is lost (3).
+    `heartbeat_timeout`: seconds of silence after which a worker is lost (3);
+    `max_capacity`: the most messages one worker is handed at once, whatever
+    capacity it announces (4096), so that no peer can claim all the work.
     """
 
     socket_type = zmq.ROUTER
@@ -70,9 +73,11 @@ class WorkerPushService(Outbound):
     default_batch_size = 64
 
     def __init__(self, name: str, listen_address: str, *,
-                 heartbeat_timeout: float = HEARTBEAT_TIMEOUT, **outbound: Any) -> None:
+                 heartbeat_timeout: float = HEARTBEAT_TIMEOUT, max_capacity: int = MAX_CAPACITY,
+                 **outbound: Any) -> None:
         super().__init__(name, listen_address, **outbound)
         self.heartbeat_timeout = float(heartbeat_timeout)
+        self.max_capacity = max(1, int(max_capacity))
         self.workers: dict[bytes, WorkerState] = {}  # by the link's zmq identity
         self.by_id: dict[bytes, WorkerState] = {}  # by the id in their hellos
         self.held: dict[int, tuple[bytes, Message]] = {}  # ticket -> (worker, message)
@@ -189,7 +194,12 @@ class WorkerPushService(Outbound):
         elif role == link.ROLE_LINK:
             if worker is not None:  # the same worker on a new connection
                 self._lose(worker, "reconnected", expected=True)
-            worker = WorkerState(identity, name, max(1, capacity), time.monotonic(), worker_id)
+            if capacity > self.max_capacity:
+                self.problems.note("capped", "worker {} announced a capacity of {}: it gets "
+                                   "{} at most (max_capacity)", name, capacity,
+                                   self.max_capacity, level="WARNING")
+            capacity = min(max(1, capacity), self.max_capacity)
+            worker = WorkerState(identity, name, capacity, time.monotonic(), worker_id)
             self.workers[identity] = self.by_id[worker_id] = worker
             self.log.info("worker {} joined (capacity {})", name, capacity)
 

@@ -13,6 +13,7 @@ from gevent.event import Event
 from ..patching import check_patch_order
 from ..wire.frames import DEFAULT_MAX_FRAME
 from ..log import DEFAULT_LEVEL, HasLogger, Occurrences, get_logger, setup
+from .cache_service import DEFAULT_CACHE_LIMIT, Cache
 from .inbound import Inbound
 from .outbound import Outbound
 from .part import Part
@@ -32,7 +33,8 @@ class ServerTemplate(HasLogger):
 
     def __init__(self, name: str = "", log_level: int | str = DEFAULT_LEVEL,
                  context: Any = None, *, concurrency: int = 1,
-                 max_frame: int = DEFAULT_MAX_FRAME, stop_timeout: float = STOP_TIMEOUT) -> None:
+                 max_frame: int = DEFAULT_MAX_FRAME, stop_timeout: float = STOP_TIMEOUT,
+                 cache_limit: int = DEFAULT_CACHE_LIMIT) -> None:
         self.name = name
         #: messages an inbound part handles at once, unless it is told otherwise
         self.concurrency = concurrency
@@ -40,7 +42,8 @@ class ServerTemplate(HasLogger):
         self.max_frame = max_frame
         self.log_level = log_level
         self.context = context or zmq.Context.instance()
-        self.cache: dict[str, bytes] = {}
+        #: the key-value store of the cache service, `cache_limit` bytes at most
+        self.cache = Cache(cache_limit)
         self.router = Router()
         self.inbound_components: dict[str, Inbound] = {}
         self.outbound_components: dict[str, Outbound] = {}

@@ -74,6 +74,12 @@ def encode_header(m: Message) -> bytes:
         fixed = HEADER.pack(flags, m.stage, m.id, len(pipeline), len(client), len(function),
                             len(cache), len(m.digest), len(m.signature))
     except struct.error as exc:
+        fields = {"pipeline": pipeline, "client": client, "function": function,
+                  "cache key": cache, "digest": m.digest, "signature": m.signature}
+        for name, raw in fields.items():
+            if len(raw) > MAX_FIELD:
+                raise ProtocolError("bad-field", f"the {name} is {len(raw)} bytes long; a "
+                                    f"header field holds {MAX_FIELD} at most") from None
         raise ProtocolError("bad-field", f"cannot encode {m!r}: {exc}") from None
     return b"".join((fixed, pipeline, client, function, cache, m.digest, m.signature))
 
