@@ -47,6 +47,7 @@ and `listen_address` then names the port taken.
 """
 from __future__ import annotations
 
+import hmac
 import json
 import time
 from typing import Any
@@ -122,17 +123,26 @@ class HttpGateway(WsgiPart):
     through the `GatewayRouter` that `listen_address` names; otherwise it
     listens on `listen_address` (``http://host:port``) and calls through a
     client of its server.
+
+    What strangers may learn is opt-in: `tracebacks` puts remote tracebacks
+    in error bodies (they are logged either way), `list_methods` answers
+    ``GET /`` with the server's methods and names them in unknown-method
+    errors; with `token`, every request needs ``Authorization: Bearer <token>``.
     """
 
     def __init__(self, name: str, listen_address: str = "inproc://gateway_router", *,
                  hostname: str | None = None, port: int | None = None,
-                 timeout: float = DEFAULT_TIMEOUT, **wsgi: Any) -> None:
+                 timeout: float = DEFAULT_TIMEOUT, tracebacks: bool = False,
+                 list_methods: bool = False, token: str | None = None, **wsgi: Any) -> None:
         self.router_address = ""
         if hostname is not None or port is not None:
             self.router_address = listen_address
             listen_address = f"http://{hostname or '0.0.0.0'}:{8888 if port is None else port}"
         super().__init__(name, listen_address, **wsgi)
         self.timeout = float(timeout)
+        self.tracebacks = tracebacks
+        self.list_methods = list_methods
+        self.token = f"Bearer {token}".encode() if token else b""
         self.calls: GatewayRouter | LocalCalls | None = None
 
     def prepare(self) -> None:
@@ -152,7 +162,15 @@ class HttpGateway(WsgiPart):
     # -- requests ---------------------------------------------------------
     def respond(self, environ: dict) -> tuple[int, list, bytes]:
         """The status, headers and body that answer one request."""
+        if self.token and not hmac.compare_digest(
+                environ.get("HTTP_AUTHORIZATION", "").encode("latin-1"), self.token):
+            return self.error(401, "Unauthorized", "this gateway needs a bearer token",
+                              extra=[("WWW-Authenticate", "Bearer")])
         method = environ.get("PATH_INFO", "").strip("/")
+        if not method and environ.get("REQUEST_METHOD") == "GET" and self.list_methods:
+            methods = getattr(self.server, "methods", lambda: [])()
+            return 200, [("Content-Type", "application/json")], json.dumps(
+                {"server": self.server.name, "methods": methods}).encode()
         if environ.get("REQUEST_METHOD") not in ("GET", "POST"):
             return self.error(405, "MethodNotAllowed",
                               f"{environ.get('REQUEST_METHOD')} is not allowed; use POST",
@@ -176,7 +194,10 @@ class HttpGateway(WsgiPart):
         except RemoteError as exc:
             status = 404 if exc.remote_type in NOT_FOUND_TYPES else 500
             self.log.debug("POST /{}: {} {}", method, status, exc.remote_type)
-            return self.error(status, exc.remote_type, exc.remote_message, exc.remote_traceback)
+            message = exc.remote_message
+            if status == 404 and not self.list_methods:
+                message = f"{self.server.name!r} has no method {method!r}"
+            return self.error(status, exc.remote_type, message, exc.remote_traceback)
         except CallTimeout as exc:
             self.log.debug("POST /{}: timed out", method)
             return self.error(504, "CallTimeout", str(exc))
@@ -193,9 +214,10 @@ class HttpGateway(WsgiPart):
         return self.error(500, "TypeError",
                           f"{function} returned {type(result).__name__}, not bytes")
 
-    @staticmethod
-    def error(status: int, kind: str, message: str, traceback: str = "",
+    def error(self, status: int, kind: str, message: str, traceback: str = "",
               extra: list | None = None) -> tuple[int, list, bytes]:
-        """A JSON error response: status, headers, body."""
-        body = json.dumps({"error": kind, "message": message, "traceback": traceback}).encode()
+        """A JSON error response: status, headers, body (the traceback only with
+        `tracebacks`)."""
+        body = json.dumps({"error": kind, "message": message,
+                           "traceback": traceback if self.tracebacks else ""}).encode()
         return status, [("Content-Type", "application/json"), *(extra or [])], body

@@ -10,6 +10,7 @@ from __future__ import annotations
 import socket
 from typing import Any, Callable, Iterable
 
+import gevent
 from gevent.event import Event
 from gevent.pool import Pool
 from gevent.pywsgi import WSGIHandler, WSGIServer
@@ -19,8 +20,11 @@ from .inbound import BypassInbound
 DEFAULT_MAX_BODY = 16 * 1024 * 1024
 DEFAULT_CONNECTIONS = 10_000
 DEFAULT_STOP_TIMEOUT = 2.0
+HEADER_TIMEOUT = 10.0  # seconds a client has to send a request's line and headers
+IDLE_TIMEOUT = 60.0    # seconds a keep-alive connection may wait for its next request
 
-REASONS = {200: "OK", 204: "No Content", 400: "Bad Request", 404: "Not Found",
+REASONS = {200: "OK", 204: "No Content", 400: "Bad Request", 401: "Unauthorized",
+           404: "Not Found",
             405: "Method Not Allowed", 413: "Payload Too Large",
             500: "Internal Server Error", 503: "Service Unavailable", 504: "Gateway Timeout"}
 
@@ -60,10 +64,14 @@ class DebugLog:
         pass
 
 
-class NoDelayHandler(WSGIHandler):
-    """pywsgi sends a response's headers and body in two writes: without
-    TCP_NODELAY, Nagle holds the body back until the peer's delayed ACK
-    (some 40 ms per request on a keep-alive connection)."""
+class GuardedHandler(WSGIHandler):
+    """pywsgi's handler with what a listener open to strangers needs: a time
+    limit on an idle keep-alive connection (`IDLE_TIMEOUT`) and on a request's
+    line and headers (`HEADER_TIMEOUT`: a client that sends them slowly is
+    cut off, 400), and no request with several Content-Length headers (400:
+    two parsers could read two bodies). And TCP_NODELAY: pywsgi sends a
+    response's headers and body in two writes, which Nagle would hold back
+    until the peer's delayed ACK (some 40 ms per request on keep-alive)."""
 
     def handle(self) -> None:
         try:
@@ -72,24 +80,49 @@ class NoDelayHandler(WSGIHandler):
             pass
         super().handle()
 
+    def read_requestline(self) -> str:
+        with gevent.Timeout(self.server.idle_timeout, False):
+            return super().read_requestline()
+        return ""  # idle too long: pywsgi closes the connection
+
+    def read_request(self, raw_requestline: str) -> bool:
+        timeout = gevent.Timeout(self.server.header_timeout)
+        timeout.start()
+        try:
+            parsed = super().read_request(raw_requestline)
+        except gevent.Timeout as exc:
+            if exc is not timeout:
+                raise
+            raise ValueError("the request's headers came too slowly") from None
+        finally:
+            timeout.close()
+        if len(self.headers.get_all("Content-Length") or ()) > 1:
+            raise ValueError("several Content-Length headers")
+        return parsed
+
 
 class WsgiPart(BypassInbound):
     """An HTTP listener served by gevent.pywsgi: a greenlet per connection.
 
     Options: `max_body` (bytes, 16 MiB), `connections` (10,000),
     `stop_timeout` (seconds in-flight requests get to finish when the server
-    stops, 2). The address is ``http://host:port``; port ``0`` or ``*`` takes
-    a free port, and `listen_address` then names the port taken.
+    stops, 2), `header_timeout` and `idle_timeout` (seconds, `GuardedHandler`).
+    The address is ``http://host:port``; port ``0`` or ``*`` takes a free
+    port, and `listen_address` then names the port taken.
     """
 
     def __init__(self, name: str, listen_address: str, *, max_body: int = DEFAULT_MAX_BODY,
                  connections: int = DEFAULT_CONNECTIONS,
-                 stop_timeout: float = DEFAULT_STOP_TIMEOUT, **part: Any) -> None:
+                 stop_timeout: float = DEFAULT_STOP_TIMEOUT,
+                 header_timeout: float = HEADER_TIMEOUT, idle_timeout: float = IDLE_TIMEOUT,
+                 **part: Any) -> None:
         super().__init__(name, listen_address, **part)
         self.host, self.port = parse_http_address(listen_address)
         self.max_body = int(max_body)
         self.connections = int(connections)
         self.stop_timeout = float(stop_timeout)
+        self.header_timeout = float(header_timeout)
+        self.idle_timeout = float(idle_timeout)
         self.wsgi: WSGIServer | None = None
         self._stopping = False
         self._in_flight = 0
@@ -109,7 +142,8 @@ class WsgiPart(BypassInbound):
         self._stopping = False
         wsgi = WSGIServer((self.host, self.port), self.application,
                           spawn=Pool(self.connections), log=None,
-                          error_log=DebugLog(self.log), handler_class=NoDelayHandler)
+                          error_log=DebugLog(self.log), handler_class=GuardedHandler)
+        wsgi.header_timeout, wsgi.idle_timeout = self.header_timeout, self.idle_timeout
         wsgi.init_socket()  # binds and listens now
         self.wsgi = wsgi
         host, port = wsgi.socket.getsockname()[:2]
