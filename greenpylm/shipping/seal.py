@@ -1,14 +1,18 @@
 """Signing and opening what a message carries that would be unpickled.
 
-A message may carry a bundle of shipped code (`code`, named by `digest`)
-and a pickled payload (`pickled`). Both are covered by one HMAC-SHA256
-`signature` over ``kind + digest + payload`` (kind says whether the payload
-is pickled, so a signed raw payload can never be passed off as a pickle).
-`open` checks that signature before anything is unpickled.
+A message may carry a bundle of shipped code (`code`, named by `digest`),
+a pickled payload (`pickled`), or name shipped code a server already holds
+(a step ``server.@<digest>``). Any of these is covered by one HMAC-SHA256
+`signature` over the payload's kind (pickled or not: a signed raw payload
+can never be passed off as a pickle), the digest, the message id, the
+`function` string and the client, and the payload: `open` checks it before
+anything is unpickled or run, so a captured message can be neither aimed
+at other steps nor run by someone without the key.
 """
 from __future__ import annotations
 
 import pickle
+import struct
 from typing import Any
 
 import dill
@@ -19,6 +23,8 @@ from .cache import DEFAULT_SIZE, CallableCache, CodeRefused
 from .signing import Signer, digest_of
 
 BYTES = (bytes, bytearray, memoryview)
+SHIPPED_STEP = ".@"  # in a function string: a step that runs shipped code
+_LENGTHS = struct.Struct(">HH")
 
 
 def dumps(value: Any) -> bytes:
@@ -65,7 +71,7 @@ class Seal:
         if not isinstance(message.payload, BYTES):
             message.payload = dumps(message.payload)
             message.pickled = True
-        if message.code is not None or message.pickled:
+        if message.code is not None or message.pickled or SHIPPED_STEP in message.function:
             message.signature = self.signer.sign(self._signed(message))
         else:
             message.signature = b""
@@ -77,9 +83,9 @@ class Seal:
         unpickle the payload.
 
         Raises `CodeRefused` (nothing unpickled) if the message is unsigned,
-        signed with another key, or its code is malformed.
+        signed with another key or for other steps, or its code is malformed.
         """
-        if message.code is None and not message.pickled:
+        if message.code is None and not message.pickled and not wanted:
             return
         if not message.signature:
             raise CodeRefused("the message carries code or a pickle but is not signed; every "
@@ -87,8 +93,9 @@ class Seal:
         if message.code is not None and digest_of(message.code) != message.digest:
             raise CodeRefused("the code does not match its digest")
         if not self.signer.verify(self._signed(message), message.signature):
-            raise CodeRefused("the message is signed with another key; every process needs "
-                              "the same key (`key=` or $GREENPYLM_KEY)")
+            raise CodeRefused("the signature does not match: the message is signed with "
+                              "another key (every process needs the same key: `key=` or "
+                              "$GREENPYLM_KEY), or it was changed on the way")
         if message.code is not None:
             try:
                 entries = Bundle.decode(message.code)
@@ -106,4 +113,7 @@ class Seal:
 
     @staticmethod
     def _signed(message: Message) -> bytes:
-        return (b"P" if message.pickled else b"B") + message.digest + bytes(message.payload)
+        function, client = message.function.encode(), message.client.encode()
+        return b"".join((b"P" if message.pickled else b"B", message.digest, message.id,
+                         _LENGTHS.pack(len(function), len(client)), function, client,
+                         bytes(message.payload)))
