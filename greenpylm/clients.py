@@ -87,6 +87,7 @@ class Client(ClientBase):
                                         session=session or "", log=self.log)
         self._welcome: bytes | None = None  # the nonce of the server's last welcome
         self._topic = False  # replies arrive on a subscription, after a topic frame
+        self.replies_from = ""  # the address results come from (the lane, or sub_address)
         self._heard = 0.0  # when the lane last brought anything
         self._hello_timer: Any = None
         self._connecting = Semaphore()
@@ -103,7 +104,7 @@ class Client(ClientBase):
                 self._dispatcher.reopen()
             if self._welcome is None and not self._dispatcher.wait(
                     lambda: self._welcome is not None, Event(), deadline):
-                raise CallTimeout(f"no welcome from {self.server_name!r} at {self.sub_address} "
+                raise CallTimeout(f"no welcome from {self.server_name!r} at {self.replies_from} "
                                   f"within {timeout:.3g}s (is the server up?)")
         finally:
             self._connecting.release()
@@ -127,7 +128,7 @@ class Client(ClientBase):
             socket.setsockopt(zmq.HEARTBEAT_TIMEOUT, int(LANE_HEARTBEAT * 1000))
             socket.connect(lane)
             self._push = self._replies = socket
-            self.sub_address, self._topic = lane, False
+            self.replies_from, self._topic = lane, False
             self._heard = time.monotonic()
             self._hello_timer = gevent.get_hub().loop.timer(HELLO_EVERY, HELLO_EVERY)
             self._hello_timer.start(self._hello_if_quiet)
@@ -144,7 +145,7 @@ class Client(ClientBase):
         self._push = self.context.socket(zmq.PUSH)
         self._push.setsockopt(zmq.LINGER, 1000)
         self._push.connect(self.push_address)
-        self._topic = True
+        self.replies_from, self._topic = self.sub_address, True
         self.log.debug("sending to {}, listening to {}", self.push_address, self.sub_address)
 
     def _hello_if_quiet(self) -> None:
@@ -222,7 +223,7 @@ class Client(ClientBase):
         if nonce != self._welcome:  # not a repeat of the welcome that let the calls on
             if self._welcome is not None:
                 self.log.info("welcomed anew at {} (a new connection, or the server "
-                              "restarted): sending outstanding messages again", self.sub_address)
+                              "restarted): sending outstanding messages again", self.replies_from)
                 self._dispatcher.welcomed_again()
             self._welcome = nonce
             self._dispatcher.wake_all()

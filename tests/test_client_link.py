@@ -342,3 +342,15 @@ def test_a_client_meeting_a_server_of_another_version_fails_clearly(running):
     finally:
         serving.kill()
         fake.close(0)
+
+
+def test_a_client_closed_and_used_again_still_takes_its_lane(procs):
+    _, (db, _, _) = start(procs)
+    client = Client("s", db)
+    try:
+        assert client.eval("s.foo", b"1", timeout=10) == b"you sent me 1"
+        client.close()
+        assert client.eval("s.foo", b"2", timeout=10) == b"you sent me 2"
+        assert not client._topic and client.replies_from == db
+    finally:
+        client.close()
