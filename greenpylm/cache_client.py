@@ -7,10 +7,16 @@ from typing import Any
 
 import zmq.green as zmq
 from gevent.lock import Semaphore
+from zmq.utils.monitor import parse_monitor_message
 
 from .log import Occurrences, get_logger
 from .wire import CallTimeout, Message, MissingKeyError, ProtocolError, decode, encode
+from .wire.curve import HANDSHAKE_FAILURES, KEY_VARIABLE, AuthenticationFailed, secure
 from .wire.transport import deadline_after, recv_frames, send_frames, wait_readable
+
+#: seconds between looks for a refused handshake while an answer is awaited
+LOOK = 0.25
+HANDSHAKE_EVENTS = sum(HANDSHAKE_FAILURES)
 
 
 class CacheClient:
@@ -22,12 +28,14 @@ class CacheClient:
     """
 
     def __init__(self, server_name: str, db_address: str, context: Any, sender: str,
-                 session: str = "", log: Any = None) -> None:
+                 session: str = "", log: Any = None, keys: Any = None) -> None:
         self.server_name = server_name
         self.db_address = db_address
         self.context = context
         self.sender = sender
         self.session = session  # the keys of a session are its own, on the server
+        self.keys = keys  # the cluster's CURVE keys (`wire.curve.cluster_keys`), or None
+        self._monitor: Any = None  # tells a refused handshake from a server that is not there
         self.log = log or get_logger(server_name, "cache-client")
         self.problems = Occurrences(self.log)
         self._socket: Any = None
@@ -52,14 +60,20 @@ class CacheClient:
         if self._socket is None:
             self._socket = self.context.socket(zmq.DEALER)
             self._socket.setsockopt(zmq.LINGER, 0)
+            secure(self.keys, self._socket, self.db_address, bind=False)
+            self._monitor = self._socket.get_monitor_socket(HANDSHAKE_EVENTS)
             self._socket.connect(self.db_address)
         request = Message(f"{self.server_name}.{operation}", value, client=self.sender, cache=key,
                           pipeline=session)
         send_frames(self._socket, [b""] + encode([request]))
         while True:
-            if not wait_readable(self._socket, deadline):
-                raise CallTimeout(f"no answer from the cache service at {self.db_address} "
-                                  f"to {operation} {key!r} within {timeout}s")
+            now = time.monotonic()
+            if not wait_readable(self._socket, min(deadline or now + LOOK, now + LOOK)):
+                self._check_handshakes()
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise CallTimeout(f"no answer from the cache service at {self.db_address} "
+                                      f"to {operation} {key!r} within {timeout:.3g}s")
+                continue
             frames = recv_frames(self._socket)
             try:
                 replies = decode(frames[1:])
@@ -92,10 +106,22 @@ class CacheClient:
         self.request("delete", key, b"", timeout)
         return key
 
+    def _check_handshakes(self) -> None:
+        """Raise `AuthenticationFailed` if the server refused this client's handshake."""
+        while self._monitor.poll(0):
+            event = parse_monitor_message(self._monitor.recv_multipart())["event"]
+            if event in HANDSHAKE_FAILURES:
+                raise AuthenticationFailed(
+                    f"the server at {self.db_address} refused the handshake "
+                    f"(authentication failed: {HANDSHAKE_FAILURES[event]}); every process of "
+                    f"a cluster needs the same key (key=... or ${KEY_VARIABLE})")
+
     def close(self) -> None:
         if self._socket is not None:
+            self._socket.disable_monitor()
+            self._monitor.close(0)
             self._socket.close()
-            self._socket = None
+            self._socket = self._monitor = None
 
 
 class UsesCache:

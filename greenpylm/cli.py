@@ -289,9 +289,10 @@ def cmd_stats(args: argparse.Namespace) -> int:
     import zmq.green as zmq
     from .cache_client import CacheClient
     from .log import get_logger, setup
+    from .wire.curve import cluster_keys
     setup(f"cli:{args.server}", args.log_level)
     client = CacheClient(args.server, args.db, zmq.Context.instance(), str(uuid.uuid4()),
-                         log=get_logger(f"cli:{args.server}", "stats"))
+                         log=get_logger(f"cli:{args.server}", "stats"), keys=cluster_keys())
     try:
         answer = client.request("stats", "", b"", args.timeout)
     finally:

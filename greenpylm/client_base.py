@@ -18,6 +18,7 @@ from .calls import Call, Dispatcher
 from .log import HasLogger, Occurrences, get_logger, setup
 from .shipping import Seal, Shipped
 from .wire import Message, ProtocolError, decode
+from .wire.curve import cluster_keys
 from .wire.transport import recv_frames, send_frames, wait_readable
 
 
@@ -33,6 +34,8 @@ class ClientBase(HasLogger, UsesCache):
                  key: bytes | str | None, window: int, batch_size: int) -> None:
         self.context = context or zmq.Context.instance()
         self.seal = Seal(key)
+        #: the cluster's CURVE keys (from the same key), or None: plain sockets
+        self.keys = cluster_keys(key)
         self.window = max(1, window)
         self.batch_size = max(1, batch_size)
         setup(label, logging_level)

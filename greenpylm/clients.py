@@ -34,6 +34,7 @@ from .patching import check_patch_order
 from .progress import progress_bar
 from .shipping import Shipped
 from .wire import CallTimeout, MissingKeyError
+from .wire.curve import secure
 from .wire.frames import welcome_nonce
 from .wire.transport import deadline_after, send_frames
 
@@ -84,7 +85,7 @@ class Client(ClientBase):
         self.pipeline = session or self.uuid
         check_patch_order(self.log)
         self.cache_client = CacheClient(server_name, db_address, self.context, self.uuid,
-                                        session=session or "", log=self.log)
+                                        session=session or "", log=self.log, keys=self.keys)
         self._welcome: bytes | None = None  # the nonce of the server's last welcome
         self._topic = False  # replies arrive on a subscription, after a topic frame
         self.replies_from = ""  # the address results come from (the lane, or sub_address)
@@ -126,6 +127,7 @@ class Client(ClientBase):
             socket.setsockopt(zmq.RCVHWM, 0)  # the window bounds what queues here
             socket.setsockopt(zmq.HEARTBEAT_IVL, int(LANE_HEARTBEAT * 1000 / 3))
             socket.setsockopt(zmq.HEARTBEAT_TIMEOUT, int(LANE_HEARTBEAT * 1000))
+            secure(self.keys, socket, lane, bind=False)
             socket.connect(lane)
             self._push = self._replies = socket
             self.replies_from, self._topic = lane, False
@@ -140,10 +142,12 @@ class Client(ClientBase):
         self._replies = self.context.socket(zmq.SUB)
         self._replies.setsockopt(zmq.LINGER, 0)
         self._replies.setsockopt(zmq.RCVHWM, 0)  # the window bounds what queues here
+        secure(self.keys, self._replies, self.sub_address, bind=False)
         self._replies.connect(self.sub_address)
         self._replies.setsockopt(zmq.SUBSCRIBE, self.uuid.encode())
         self._push = self.context.socket(zmq.PUSH)
         self._push.setsockopt(zmq.LINGER, 1000)
+        secure(self.keys, self._push, self.push_address, bind=False)
         self._push.connect(self.push_address)
         self.replies_from, self._topic = self.sub_address, True
         self.log.debug("sending to {}, listening to {}", self.push_address, self.sub_address)

@@ -70,7 +70,7 @@ class MethodRunner(ServerTemplate):
                  callable_cache_size: int = DEFAULT_SIZE,
                  concurrency: int = DEFAULT_CONCURRENCY,
                  block_threshold: float = BLOCK_THRESHOLD, **template: Any) -> None:
-        super().__init__(name, log_level, concurrency=concurrency, **template)
+        super().__init__(name, log_level, concurrency=concurrency, key=key, **template)
         #: a step that holds the hub longer than this (seconds) is reported
         self.block_threshold = block_threshold
         self.seal = Seal(key, callable_cache_size)

@@ -224,7 +224,7 @@ class Worker(UsesCache, MethodRunner):
         self.pull_address = pull_address
         self.capacity = capacity
         self.cache_client = CacheClient("master", db_address, self.context, worker_id,
-                                        log=self.log)
+                                        log=self.log, keys=self.keys)
 
     def spawn(self) -> gevent.Greenlet:
         """Ask the master for what is missing, connect to it, start working."""

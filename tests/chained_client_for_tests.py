@@ -8,7 +8,7 @@ import functools
 import json
 import sys
 
-from greenpylm import RemoteError
+from greenpylm import CallTimeout, RemoteError
 from greenpylm.chained.client import LoopClient
 
 
@@ -48,10 +48,12 @@ def main() -> None:
     elif kind == "evil":
         try:
             client.eval([lambda x: open(x, "w").close() or x, lambda x: x, lambda x: x],
-                        rest[0], timeout=20)
+                        rest[0], timeout=5)
             print(json.dumps({"error": None}))
         except RemoteError as error:
             print(json.dumps({"error": error.remote_type, "message": error.remote_message}))
+        except CallTimeout as error:
+            print(json.dumps({"error": "CallTimeout", "message": str(error)}))
     client.close()
 
 

@@ -1,6 +1,10 @@
 """Shipped code runs only on a signed invocation, and the signature binds the
 message to its steps, id and client: no outsider names a cached digest, no
-captured message is aimed at other steps or another server."""
+captured message is aimed at other steps or another server.
+
+CURVE keeps outsiders off a keyed cluster's sockets; the outsider here is let
+onto them (its socket has the cluster's CURVE keys), to show the second wall:
+what it sends unsigned, or re-aims, still never runs."""
 from __future__ import annotations
 
 import pickle
@@ -10,6 +14,7 @@ import zmq
 
 from greenpylm.clients import Client
 from greenpylm.wire import decode, encode
+from greenpylm.wire.curve import cluster_keys
 from helpers import Proc, free_port, tcp
 
 pytestmark = pytest.mark.timeout(60)
@@ -36,6 +41,7 @@ def outsider_call(db: str, frames: list) -> list:
     context = zmq.Context()
     socket = context.socket(zmq.DEALER)
     socket.setsockopt(zmq.LINGER, 0)
+    cluster_keys(KEY).secure(socket, db, bind=False)
     socket.connect(db)
     try:
         socket.send_multipart(frames)

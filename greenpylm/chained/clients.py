@@ -12,6 +12,7 @@ from ..cache_client import CacheClient
 from ..calls import plan, steps_of
 from ..client_base import ClientBase
 from ..log import DEFAULT_LEVEL
+from ..wire.curve import secure
 from ..wire import Message
 
 #: one entry per step of the chain (first step first): a method name or a callable
@@ -33,9 +34,10 @@ class ChainClient(ClientBase):
         self.uuid = Message().id.hex()
         self.pipeline = pipeline or self.uuid
         self.cache_client = CacheClient(server_name, db_address, self.context, self.uuid,
-                                        log=self.log) if db_address else None
+                                        log=self.log, keys=self.keys) if db_address else None
         self._push = self.context.socket(zmq.PUSH)
         self._push.setsockopt(zmq.LINGER, linger_ms)
+        secure(self.keys, self._push, pull_address, bind=False)
         self._push.connect(pull_address)
 
 
@@ -59,6 +61,7 @@ class LoopClient(ChainClient):
         self.push_address = push_address
         self._replies = self.context.socket(zmq.PULL)
         self._replies.setsockopt(zmq.LINGER, 0)
+        secure(self.keys, self._replies, push_address, bind=False)
         self._replies.connect(push_address)
         self.log.info("sending jobs to {}, taking results from {}", pull_address, push_address)
 

@@ -12,6 +12,7 @@ import zmq.green as zmq
 
 from ..log import HasLogger, Occurrences, get_logger, setup
 from ..wire import ErrorRecord, Message, ProtocolError, decode, encode
+from ..wire.curve import cluster_keys, secure
 from ..wire.frames import DEFAULT_MAX_FRAME
 from .router import Router
 
@@ -31,6 +32,7 @@ class Host(Protocol):
     inbound_components: dict
     outbound_components: dict
     started_at: float
+    keys: Any  # the cluster's CURVE keys (`wire.curve.ClusterKeys`), or None
 
 
 class Part(HasLogger):
@@ -69,6 +71,7 @@ class Part(HasLogger):
         self.socket = context.socket(self.socket_type)
         try:
             self.configure(self.socket)
+            secure(self.server.keys, self.socket, self.listen_address, self.bind)
             if self.bind:
                 self.socket.bind(self.listen_address)
                 if self.listen_address.endswith((":*", ":0")):
@@ -224,5 +227,6 @@ class Alone:
         self.inbound_components: dict[str, Part] = {}
         self.outbound_components: dict[str, Part] = {}
         self.started_at = time.time()
+        self.keys = cluster_keys()
 
 

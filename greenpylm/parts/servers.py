@@ -11,6 +11,7 @@ import zmq.green as zmq
 from gevent.event import Event
 
 from ..patching import check_patch_order
+from ..wire.curve import ZapHandler, check_bind, cluster_keys
 from ..wire.frames import DEFAULT_MAX_FRAME
 from ..log import DEFAULT_LEVEL, HasLogger, Occurrences, get_logger, setup
 from .cache_service import DEFAULT_CACHE_LIMIT, Cache
@@ -34,8 +35,13 @@ class ServerTemplate(HasLogger):
     def __init__(self, name: str = "", log_level: int | str = DEFAULT_LEVEL,
                  context: Any = None, *, concurrency: int = 1,
                  max_frame: int = DEFAULT_MAX_FRAME, stop_timeout: float = STOP_TIMEOUT,
-                 cache_limit: int = DEFAULT_CACHE_LIMIT) -> None:
+                 cache_limit: int = DEFAULT_CACHE_LIMIT, key: bytes | str | None = None,
+                 insecure: bool = False) -> None:
         self.name = name
+        #: the cluster's CURVE keys, from `key` or $GREENPYLM_KEY (None: plain sockets)
+        self.keys = cluster_keys(key)
+        #: listen beyond this host without a key all the same (protected mode off)
+        self.insecure = insecure
         #: messages an inbound part handles at once, unless it is told otherwise
         self.concurrency = concurrency
         #: the largest frame a part accepts (bigger ones are bad input)
@@ -139,7 +145,12 @@ class ServerTemplate(HasLogger):
             raise RuntimeError(f"server {self.name!r} is already running")
         self.router.check()
         check_patch_order(self.log)
+        for part in self.parts:
+            if part.bind and part.socket_type >= 0:  # zmq sockets (HTTP has its token)
+                check_bind(part.listen_address, self.keys, self.insecure)
         context = self.context
+        if self.keys is not None:
+            ZapHandler.ensure(context, self.keys)
         opened: list[Part] = []
         try:
             for part in self.parts:

@@ -12,6 +12,7 @@ import zmq.green as zmq
 from gevent import monkey
 from gevent.lock import Semaphore
 
+from ..wire.curve import secure
 from ..wire import Message, ProtocolError
 from ..wire import worker_link as link
 from ..wire.transport import send_frames
@@ -121,14 +122,15 @@ class HeartbeatThread:
         frames = link.hello(part.capacity, part.server.name, part.worker_id, link.ROLE_BEAT)
         context = plain_zmq.Context.shadow(part.server.context.underlying)
         self._thread = monkey.get_original("threading", "Thread")(
-            target=self._beat, args=(context, part.listen_address, frames),
+            target=self._beat, args=(context, part.listen_address, frames, part.server.keys),
             name=f"greenpylm-heartbeat-{part.server.name}", daemon=True)
         self._thread.start()
 
-    def _beat(self, context: Any, address: str, frames: list) -> None:
+    def _beat(self, context: Any, address: str, frames: list, keys: Any) -> None:
         socket = context.socket(plain_zmq.DEALER)
         socket.setsockopt(plain_zmq.LINGER, 0)
         socket.setsockopt(plain_zmq.SNDHWM, 2)
+        secure(keys, socket, address, bind=False)
         socket.connect(address)
         try:
             while not self._stopping.wait(HEARTBEAT_INTERVAL):

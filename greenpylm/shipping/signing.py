@@ -6,7 +6,8 @@ import hmac
 import os
 import secrets
 
-KEY_VARIABLE = "GREENPYLM_KEY"
+from ..wire.curve import KEY_VARIABLE
+
 _process_key: bytes | None = None
 
 

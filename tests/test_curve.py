@@ -1,0 +1,139 @@
+"""One secret secures the cluster: CURVE on every tcp link, members only,
+and no listening beyond this host without a key."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import zmq
+
+from greenpylm.clients import Client
+from greenpylm.servers import Server
+from greenpylm.wire import encode, Message
+from greenpylm.wire import worker_link as link
+from greenpylm.wire.curve import AuthenticationFailed, ClusterKeys, InsecureBind
+from helpers import Proc, free_port, tcp
+
+pytestmark = pytest.mark.timeout(90)
+KEY = "the cluster's one secret"
+ENV = {"GREENPYLM_KEY": KEY}
+
+
+def strangers(context, address: str) -> list:
+    """Sockets of every kind that could talk to `address`, connected: plain, CURVE
+    with another cluster's keys, and CURVE that knows this cluster's server key
+    (leaked: it is a public key) but has a key pair of its own."""
+    other = ClusterKeys.derive(b"another cluster")
+    ours = ClusterKeys.derive(KEY.encode())
+    leaked = ClusterKeys(ours.server_public, b"", other.member_public, other.member_secret)
+    out = []
+    for kind in (zmq.DEALER, zmq.SUB, zmq.PUSH, zmq.PULL):
+        for keys in (None, other, leaked):
+            socket = context.socket(kind)
+            socket.setsockopt(zmq.LINGER, 0)
+            if keys is not None:
+                keys.secure(socket, address, bind=False)
+            socket.connect(address)
+            if kind == zmq.SUB:
+                socket.setsockopt(zmq.SUBSCRIBE, b"")
+            out.append(socket)
+    return out
+
+
+def send_everything(sockets: list, name: str) -> None:
+    call = encode([Message(f"{name}.foo", b"stranger-was-here", client="x", pipeline="x")])
+    for socket in sockets:
+        kind = socket.type
+        for frames in ([b""], [b""] + call, call,
+                       link.hello(2 ** 31, "stranger", b"stranger-id")):
+            if kind in (zmq.DEALER, zmq.PUSH):
+                try:
+                    socket.send_multipart(frames, zmq.NOBLOCK)
+                except zmq.Again:
+                    pass  # nothing connected: nothing to send to
+
+
+def nothing_received(sockets: list) -> bool:
+    return not any(socket.poll(0) for socket in sockets)
+
+
+def test_strangers_on_every_address_of_a_master_get_nothing_through(procs):
+    db, pull, pub, wpull, wpush = (tcp(free_port()) for _ in range(5))
+    master = Proc(["tests/servers_for_tests.py", "master", "m", db, pull, pub, wpull, wpush],
+                  env=ENV)
+    procs.append(master)
+    master.wait_for("started")
+    procs.append(Proc(["tests/servers_for_tests.py", "worker", "w", db], env=ENV))
+    master.wait_for("worker w joined")
+    context = zmq.Context()
+    sockets = [s for address in (db, pull, pub, wpull, wpush) for s in strangers(context, address)]
+    try:
+        send_everything(sockets, "m")
+        with Client("m", db, key=KEY) as member:
+            results = list(member.job("m.work", [b"%d" % i for i in range(200)], timeout=20))
+            assert sorted(results) == sorted(b"%d|w" % i for i in range(200))
+            figures = json.loads(member.cache_client.request("stats", "", timeout=10))
+        assert figures["workers_seen"] == ["w"]  # no stranger joined
+        assert nothing_received(sockets)
+        master.wait_for("not a member of this cluster")  # refused by the ZAP handler, logged
+        assert not any("stranger" in line for line in master.lines)
+    finally:
+        for socket in sockets:
+            socket.close(0)
+        context.term()
+
+
+def test_strangers_run_nothing_on_a_server(procs):
+    db, pull, pub = (tcp(free_port()) for _ in range(3))
+    server = Proc(["tests/servers_for_tests.py", "recording", "s", db, pull, pub], env=ENV)
+    procs.append(server)
+    server.wait_for("started")
+    context = zmq.Context()
+    sockets = [s for address in (db, pull, pub) for s in strangers(context, address)]
+    try:
+        send_everything(sockets, "s")
+        with Client("s", db, key=KEY) as member:
+            assert member.eval("s.foo", b"member", timeout=10) == b"you sent me member"
+        assert nothing_received(sockets)
+        assert not any("stranger-was-here" in line for line in server.lines)
+    finally:
+        for socket in sockets:
+            socket.close(0)
+        context.term()
+
+
+def test_a_client_or_worker_with_another_key_is_told_so_within_its_timeout(procs):
+    db, pull, pub, wpull, wpush = (tcp(free_port()) for _ in range(5))
+    master = Proc(["tests/servers_for_tests.py", "master", "m", db, pull, pub, wpull, wpush],
+                  env=ENV)
+    procs.append(master)
+    master.wait_for("started")
+    for key in ("another secret", None):
+        client = Client("m", db, key=key) if key else Client("m", db)
+        with client, pytest.raises(AuthenticationFailed, match="authentication failed"):
+            client.eval("m.work", b"x", timeout=5)
+    worker = Proc(["tests/servers_for_tests.py", "worker", "w", db],
+                  env={"GREENPYLM_KEY": "another secret"})
+    procs.append(worker)
+    worker.wait_for("authentication failed", timeout=30)
+
+
+def test_listening_beyond_this_host_needs_a_key_or_an_explicit_opt_out(monkeypatch):
+    monkeypatch.delenv("GREENPYLM_KEY", raising=False)
+    monkeypatch.delenv("GREENPYLM_INSECURE", raising=False)
+    wide = "tcp://0.0.0.0:*"
+    server = Server("wide", wide, "tcp://127.0.0.1:*", "tcp://127.0.0.1:*")
+    with pytest.raises(InsecureBind, match="GREENPYLM_KEY.*insecure=True"):
+        server.spawn()
+    assert not server.running
+    for options in ({"insecure": True}, {"key": KEY}):
+        server = Server("wide", wide, "tcp://127.0.0.1:*", "tcp://127.0.0.1:*", **options)
+        server.spawn()
+        try:
+            assert server.running
+        finally:
+            server.stop()
+    local = Server("local", "tcp://127.0.0.1:*", "ipc:///tmp/greenpylm-local-test",
+                   "inproc://local-pub")
+    local.spawn()  # loopback, ipc and inproc need no key
+    local.stop()
