@@ -1,10 +1,13 @@
 """Helpers for the benchmarks: free ports and the peer processes they measure against."""
 from __future__ import annotations
 
+import contextlib
+import os
 import socket
 import subprocess
 import sys
 import time
+from typing import Iterator
 
 import gevent
 import zmq.green as zmq
@@ -22,6 +25,31 @@ def free_port() -> int:
 def spawn_role(role: str, *ports: int) -> subprocess.Popen:
     """Start `bench/_roles.py role ports...` as a separate process."""
     return subprocess.Popen([sys.executable, ROLES, role, *map(str, ports)])
+
+
+BENCH_KEY = "the benchmark's cluster secret"
+
+
+@contextlib.contextmanager
+def secured(on: bool) -> Iterator[None]:
+    """With `on`, every process started and client made meanwhile has the
+    cluster's key (CURVE on every tcp link); without, none has (plain)."""
+    saved = os.environ.pop("GREENPYLM_KEY", None)
+    if on:
+        os.environ["GREENPYLM_KEY"] = BENCH_KEY
+    try:
+        yield
+    finally:
+        os.environ.pop("GREENPYLM_KEY", None)
+        if saved is not None:
+            os.environ["GREENPYLM_KEY"] = saved
+
+
+def report_secured(rows: list[tuple[str, float, float]]) -> None:
+    """Print (name, secured rate, plain rate) rows with their ratio."""
+    print(f"{'with a key (CURVE) vs without':<50} {'secured/s':>12} {'plain/s':>12} {'ratio':>7}")
+    for name, secured_rate, plain in rows:
+        print(f"{name:<50} {secured_rate:>12,.0f} {plain:>12,.0f} {secured_rate / plain:>7.2f}")
 
 
 def stop_all(procs: list[subprocess.Popen]) -> None:

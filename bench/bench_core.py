@@ -10,7 +10,9 @@
    the median of the per-round ratios, and the latency percentiles of
    every round trip;
 2. streaming: `Client.job` through one `Server` process vs a raw zmq.green
-   one-hop echo pipe (PUSH -> echo process -> PULL), one message per send.
+   one-hop echo pipe (PUSH -> echo process -> PULL), one message per send;
+3. both again with the cluster's key set (CURVE on every link), next to
+   the plain figures of the same run: the ratio secured/plain.
 
 Run: python bench/bench_core.py [--evals N] [--rounds R] [--stream N]
 """
@@ -25,7 +27,8 @@ from typing import Callable
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from _util import PAYLOAD, best, free_port, raw_pipe, report, spawn_role, stop_all  # noqa: E402
+from _util import (PAYLOAD, best, free_port, raw_pipe, report, report_secured,  # noqa: E402
+                   secured, spawn_role, stop_all)
 
 
 def greenpylm_server() -> tuple:
@@ -114,6 +117,26 @@ def greenpylm_job(n: int) -> float:
     return rate
 
 
+def secured_evals(evals: int, rounds: int) -> tuple[float, float]:
+    """The best rates of sequential evals to a keyed and to a plain server,
+    in alternating rounds."""
+    with secured(True):
+        keyed = greenpylm_server()
+    with secured(False):
+        plain = greenpylm_server()
+    rates: dict[str, list[float]] = {"keyed": [], "plain": []}
+    for _ in range(rounds):
+        for kind, (_, client) in (("keyed", keyed), ("plain", plain)):
+            start = time.perf_counter()
+            for _ in range(evals):
+                client.eval("bench.echo", PAYLOAD)
+            rates[kind].append(evals / (time.perf_counter() - start))
+    for proc, client in (keyed, plain):
+        client.close()
+        stop_all([proc])
+    return max(rates["keyed"]), max(rates["plain"])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--evals", type=int, default=500, help="round trips per round")
@@ -121,11 +144,16 @@ def main() -> None:
     parser.add_argument("--stream", type=int, default=200000)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    rows = round_trips(args.evals, args.rounds)
-    raw = best(raw_pipe, args.stream, args.repeat)
-    ours = best(greenpylm_job, args.stream, args.repeat)
+    with secured(False):
+        rows = round_trips(args.evals, args.rounds)
+        raw = best(raw_pipe, args.stream, args.repeat)
+        ours = best(greenpylm_job, args.stream, args.repeat)
     rows.append(("job through one Server vs raw one-hop pipe", ours, raw))
     report(rows)
+    with secured(True):
+        keyed_job = best(greenpylm_job, args.stream, args.repeat)
+    report_secured([("sequential eval", *secured_evals(args.evals, args.rounds // 2 or 1)),
+                    ("job through one Server", keyed_job, ours)])
 
 
 if __name__ == "__main__":

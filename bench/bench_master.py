@@ -1,5 +1,7 @@
 """Master + 2 worker processes: `Client.job` of small messages, next to the raw
-zmq.green one-hop echo pipe (PUSH -> echo process -> PULL) of the same run.
+zmq.green one-hop echo pipe (PUSH -> echo process -> PULL) of the same run,
+plain and with the cluster's key set (CURVE on every link): the ratio
+secured/plain.
 
 Run: python bench/bench_master.py [--stream N] [--repeat R]
 """
@@ -12,7 +14,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from _util import PAYLOAD, best, free_port, raw_pipe, report, spawn_role, stop_all  # noqa: E402
+from _util import (PAYLOAD, best, free_port, raw_pipe, report, report_secured,  # noqa: E402
+                   secured, spawn_role, stop_all)
 
 
 def master_job(n: int) -> float:
@@ -39,9 +42,13 @@ def main() -> None:
     parser.add_argument("--stream", type=int, default=200000)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    raw = best(raw_pipe, args.stream, args.repeat)
-    ours = best(master_job, args.stream, args.repeat)
+    with secured(False):
+        raw = best(raw_pipe, args.stream, args.repeat)
+        ours = best(master_job, args.stream, args.repeat)
+    with secured(True):
+        keyed = best(master_job, args.stream, args.repeat)
     report([("job through Master + 2 workers vs raw one-hop pipe", ours, raw)])
+    report_secured([("job through Master + 2 workers", keyed, ours)])
 
 
 if __name__ == "__main__":
