@@ -1,6 +1,8 @@
 """Access to a server's cache service, shared by clients and workers."""
 from __future__ import annotations
 
+import functools
+import operator
 import time
 import uuid
 from typing import Any
@@ -16,7 +18,7 @@ from .wire.transport import deadline_after, recv_frames, send_frames, wait_reada
 
 #: seconds between looks for a refused handshake while an answer is awaited
 LOOK = 0.25
-HANDSHAKE_EVENTS = sum(HANDSHAKE_FAILURES)
+HANDSHAKE_EVENTS = functools.reduce(operator.or_, HANDSHAKE_FAILURES)  # the monitor's mask
 
 
 class CacheClient:
