@@ -137,3 +137,37 @@ def test_listening_beyond_this_host_needs_a_key_or_an_explicit_opt_out(monkeypat
                    "inproc://local-pub")
     local.spawn()  # loopback, ipc and inproc need no key
     local.stop()
+
+
+def test_a_part_started_on_its_own_admits_members_only(monkeypatch):
+    import gevent
+    import zmq.green as gzmq
+    from zmq.utils.monitor import recv_monitor_message
+
+    from greenpylm import MissingKeyError
+    from greenpylm.cache_client import CacheClient
+    from greenpylm.parts.services import CacheService
+    from greenpylm.wire.curve import cluster_keys
+
+    monkeypatch.setenv("GREENPYLM_KEY", KEY)
+    address = tcp(free_port())
+    part = CacheService("Cache", address)  # pylm's way: a part with a start() of its own
+    runner = gevent.spawn(part.start)
+    member = CacheClient("alone", address, gzmq.Context.instance(), "member", keys=cluster_keys())
+    stranger = gzmq.Context.instance().socket(zmq.DEALER)
+    try:
+        with pytest.raises(MissingKeyError):  # connected, answered: its cache is empty
+            member.request("get", "anything", timeout=10)
+        ours, other = ClusterKeys.derive(KEY.encode()), ClusterKeys.derive(b"another cluster")
+        ClusterKeys(ours.server_public, b"", other.member_public, other.member_secret).secure(
+            stranger, address, bind=False)  # it knows the server's public key, not a member's
+        monitor = stranger.get_monitor_socket(zmq.EVENT_HANDSHAKE_FAILED_AUTH)
+        stranger.connect(address)
+        with gevent.Timeout(10):
+            assert recv_monitor_message(monitor)["event"] == zmq.EVENT_HANDSHAKE_FAILED_AUTH
+        stranger.disable_monitor()
+        monitor.close(0)
+    finally:
+        stranger.close(0)
+        member.close()
+        runner.kill()

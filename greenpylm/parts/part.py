@@ -12,7 +12,7 @@ import zmq.green as zmq
 
 from ..log import HasLogger, Occurrences, get_logger, setup
 from ..wire import ErrorRecord, Message, ProtocolError, decode, encode
-from ..wire.curve import cluster_keys, secure
+from ..wire.curve import ZapHandler, cluster_keys, secure
 from ..wire.frames import DEFAULT_MAX_FRAME
 from .router import Router
 
@@ -102,6 +102,8 @@ class Part(HasLogger):
         (`Alone`): an empty cache, no routes, the process's context."""
         if self.server is None:
             self.attach(Alone(self.name))
+        if self.bind and self.server.keys is not None:
+            ZapHandler.ensure(self.server.context, self.server.keys)
         self.open(self.server.context)
         greenlets = [gevent.spawn(task) for task in self.tasks()]
         try:
