@@ -100,6 +100,15 @@ class MethodRunner(ServerTemplate):
             return self.name, message
         return message.client, message
 
+    def publishing(self, message: Message) -> tuple[str, Message]:
+        """The publisher's hook: `handle_stream` (yours, or pylm's default); a
+        message it moved on a stage is signed again (the stage is signed)."""
+        stage = message.stage
+        topic, message = self.handle_stream(message)
+        if message.stage != stage:
+            self.seal.sign(message)
+        return topic, message
+
     @staticmethod
     def change_payload(message: Message, payload: bytes) -> Message:
         """`message` with its payload replaced (for `handle_stream` and friends)."""

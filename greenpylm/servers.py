@@ -20,6 +20,7 @@ import gevent
 from .cache_client import CacheClient, UsesCache
 from .log import DEFAULT_LEVEL
 from .methods import MethodRunner
+from .shipping import Seal
 from .parts.client_link import ClientLinkService
 from .parts.connections import SubConnection
 from .parts.http import HttpService
@@ -111,7 +112,7 @@ def publish_and_cache(server: ServerTemplate, pub_address: str, db_address: str,
     send), the cache service is also the client link (`ClientLinkService`,
     advertised as ``client_address``): clients call the server on it and get
     their results back on it."""
-    pub = server.register_outbound(PubService, "Pub", pub_address, hook=server.handle_stream)
+    pub = server.register_outbound(PubService, "Pub", pub_address, hook=server.publishing)
     server.preset_cache(name=server.name)
     server.advertise("pub_address", pub)
     if clients is None:
@@ -138,6 +139,8 @@ class BaseMaster(ServerTemplate):
                  pub_address: str, heartbeat_timeout: float, max_worker_capacity: int,
                  template: dict, serves_clients: bool = False) -> None:
         super().__init__(name, log_level, **template)
+        #: signs again what the stream moves on a stage (a pipelined master's results)
+        self.seal = Seal(template.get("key"))
         self.pipelined = pipelined
         pushed = self.register_inbound(WorkerPullService, "WorkerPull", worker_pull_address,
                                        route="Pub", hook=self.gather)
@@ -151,6 +154,7 @@ class BaseMaster(ServerTemplate):
         self.advertise("worker_push_address", link)
 
     handle_stream = MethodRunner.handle_stream
+    publishing = MethodRunner.publishing
     change_payload = staticmethod(MethodRunner.change_payload)
 
     def scatter(self, message: Message) -> Iterable[Message]:

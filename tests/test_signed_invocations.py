@@ -27,6 +27,12 @@ def write_marker(path):
     return path
 
 
+def other_marker(path):
+    with open(path + ".other", "w") as marker:
+        marker.write("ran")
+    return path
+
+
 def start(procs, name):
     db, pull, pub = (tcp(free_port()) for _ in range(3))
     proc = Proc(["tests/servers_for_tests.py", "server", name, db, pull, pub],
@@ -78,6 +84,21 @@ def test_a_cached_digest_runs_only_for_a_signed_invocation(procs, tmp_path):
         [answer] = outsider_call(db, encode([replayed]))
         assert answer.error is not None and answer.error.type in ("CodeRefused",), answer
     assert not victim_file.exists() and not (tmp_path / "captured").exists()
+
+
+def test_a_captured_message_moved_to_another_stage_is_refused(procs, tmp_path):
+    db = start(procs, "s")
+    steps = [("s", write_marker), ("s", other_marker)]
+    with Client("s", db, key=KEY) as holder:
+        for step in steps:  # the server holds both callables now
+            holder.eval([step], str(tmp_path / "held"), timeout=10)
+        signed = holder._call(steps, "", None).message(str(tmp_path / "captured"))
+    assert (tmp_path / "held.other").exists()
+    moved = type(signed)(signed.function, signed.payload, client=signed.client, id=signed.id,
+                         stage=1, signature=signed.signature, pickled=signed.pickled)
+    [answer] = outsider_call(db, encode([moved]))  # aimed at the second step's callable
+    assert answer.error is not None and answer.error.type == "CodeRefused", answer
+    assert not (tmp_path / "captured.other").exists()
 
 
 def test_a_captured_message_replayed_to_another_server_is_refused(procs, tmp_path):

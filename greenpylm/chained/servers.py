@@ -59,7 +59,7 @@ class Server(MethodRunner):
             m.stage += 1
             if m.stage >= len(m.steps()) and self.next_call:
                 m.function = f"{m.function} {self.next_call}"
-                self.seal.sign(m)  # the signature covers the function string
+            self.seal.sign(m)  # the signature covers the stage and the function string
         return out
 
 

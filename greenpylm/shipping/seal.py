@@ -5,9 +5,10 @@ a pickled payload (`pickled`), or name shipped code a server already holds
 (a step ``server.@<digest>``). Any of these is covered by one HMAC-SHA256
 `signature` over the payload's kind (pickled or not: a signed raw payload
 can never be passed off as a pickle), the digest, the message id, the
-`function` string and the client, and the payload: `open` checks it before
-anything is unpickled or run, so a captured message can be neither aimed
-at other steps nor run by someone without the key.
+stage, the `function` string and the client, and the payload: `open` checks
+it before anything is unpickled or run, so a captured message can be
+neither aimed at other steps nor run by someone without the key. Whoever
+moves a message on to its next stage signs it again (it holds the key).
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from .signing import Signer, digest_of
 
 BYTES = (bytes, bytearray, memoryview)
 SHIPPED_STEP = ".@"  # in a function string: a step that runs shipped code
-_LENGTHS = struct.Struct(">HH")
+_FIXED = struct.Struct(">IHH")  # stage, then the lengths of function and client
 
 
 def dumps(value: Any) -> bytes:
@@ -115,5 +116,5 @@ class Seal:
     def _signed(message: Message) -> bytes:
         function, client = message.function.encode(), message.client.encode()
         return b"".join((b"P" if message.pickled else b"B", message.digest, message.id,
-                         _LENGTHS.pack(len(function), len(client)), function, client,
+                         _FIXED.pack(message.stage, len(function), len(client)), function, client,
                          bytes(message.payload)))
