@@ -2,7 +2,9 @@
 and no listening beyond this host without a key."""
 from __future__ import annotations
 
+import contextlib
 import json
+from typing import Iterator
 
 import pytest
 import zmq
@@ -53,6 +55,20 @@ def send_everything(sockets: list, name: str) -> None:
                     pass  # nothing connected: nothing to send to
 
 
+@contextlib.contextmanager
+def strangers_on(addresses, name: str) -> Iterator[list]:
+    """Strangers on every one of `addresses`, having sent all they could to `name`."""
+    context = zmq.Context()
+    sockets = [s for address in addresses for s in strangers(context, address)]
+    try:
+        send_everything(sockets, name)
+        yield sockets
+    finally:
+        for socket in sockets:
+            socket.close(0)
+        context.term()
+
+
 def nothing_received(sockets: list) -> bool:
     return not any(socket.poll(0) for socket in sockets)
 
@@ -65,10 +81,7 @@ def test_strangers_on_every_address_of_a_master_get_nothing_through(procs):
     master.wait_for("started")
     procs.append(Proc(["tests/servers_for_tests.py", "worker", "w", db], env=ENV))
     master.wait_for("worker w joined")
-    context = zmq.Context()
-    sockets = [s for address in (db, pull, pub, wpull, wpush) for s in strangers(context, address)]
-    try:
-        send_everything(sockets, "m")
+    with strangers_on((db, pull, pub, wpull, wpush), "m") as sockets:
         with Client("m", db, key=KEY) as member:
             results = list(member.job("m.work", [b"%d" % i for i in range(200)], timeout=20))
             assert sorted(results) == sorted(b"%d|w" % i for i in range(200))
@@ -77,10 +90,6 @@ def test_strangers_on_every_address_of_a_master_get_nothing_through(procs):
         assert nothing_received(sockets)
         master.wait_for("not a member of this cluster")  # refused by the ZAP handler, logged
         assert not any("stranger" in line for line in master.lines)
-    finally:
-        for socket in sockets:
-            socket.close(0)
-        context.term()
 
 
 def test_strangers_run_nothing_on_a_server(procs):
@@ -88,18 +97,11 @@ def test_strangers_run_nothing_on_a_server(procs):
     server = Proc(["tests/servers_for_tests.py", "recording", "s", db, pull, pub], env=ENV)
     procs.append(server)
     server.wait_for("started")
-    context = zmq.Context()
-    sockets = [s for address in (db, pull, pub) for s in strangers(context, address)]
-    try:
-        send_everything(sockets, "s")
+    with strangers_on((db, pull, pub), "s") as sockets:
         with Client("s", db, key=KEY) as member:
             assert member.eval("s.foo", b"member", timeout=10) == b"you sent me member"
         assert nothing_received(sockets)
         assert not any("stranger-was-here" in line for line in server.lines)
-    finally:
-        for socket in sockets:
-            socket.close(0)
-        context.term()
 
 
 def test_a_client_or_worker_with_another_key_is_told_so_within_its_timeout(procs):
