@@ -100,6 +100,10 @@ class MethodRunner(ServerTemplate):
             return self.name, message
         return message.client, message
 
+    def moving_on(self, message: Message) -> None:
+        """What becomes of a result before it is signed and sent on: nothing here;
+        a chained server moves it on to its next stage."""
+
     def publishing(self, message: Message) -> tuple[str, Message]:
         """The publisher's hook: `handle_stream` (yours, or pylm's default); a
         message it moved on a stage is signed again (the stage is signed)."""
@@ -140,6 +144,7 @@ class MethodRunner(ServerTemplate):
         for m in out:
             if last:
                 self.seal.strip(m)  # no later step needs the code
+            self.moving_on(m)
             self.seal.sign(m)
         self._handled += 1
         if self._handled == self.messages:

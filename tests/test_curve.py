@@ -73,12 +73,19 @@ def nothing_received(sockets: list) -> bool:
     return not any(socket.poll(0) for socket in sockets)
 
 
-def test_strangers_on_every_address_of_a_master_get_nothing_through(procs):
-    db, pull, pub, wpull, wpush = (tcp(free_port()) for _ in range(5))
+def start_master(procs) -> tuple[Proc, tuple]:
+    """A keyed master in a process of its own, and its five addresses."""
+    addresses = tuple(tcp(free_port()) for _ in range(5))
+    db, pull, pub, wpull, wpush = addresses
     master = Proc(["tests/servers_for_tests.py", "master", "m", db, pull, pub, wpull, wpush],
                   env=ENV)
     procs.append(master)
     master.wait_for("started")
+    return master, addresses
+
+
+def test_strangers_on_every_address_of_a_master_get_nothing_through(procs):
+    master, (db, pull, pub, wpull, wpush) = start_master(procs)
     procs.append(Proc(["tests/servers_for_tests.py", "worker", "w", db], env=ENV))
     master.wait_for("worker w joined")
     with strangers_on((db, pull, pub, wpull, wpush), "m") as sockets:
@@ -105,11 +112,7 @@ def test_strangers_run_nothing_on_a_server(procs):
 
 
 def test_a_client_or_worker_with_another_key_is_told_so_within_its_timeout(procs):
-    db, pull, pub, wpull, wpush = (tcp(free_port()) for _ in range(5))
-    master = Proc(["tests/servers_for_tests.py", "master", "m", db, pull, pub, wpull, wpush],
-                  env=ENV)
-    procs.append(master)
-    master.wait_for("started")
+    master, (db, pull, pub, wpull, wpush) = start_master(procs)
     for key in ("another secret", None):
         client = Client("m", db, key=key) if key else Client("m", db)
         with client, pytest.raises(AuthenticationFailed, match="authentication failed"):

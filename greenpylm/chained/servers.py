@@ -53,14 +53,11 @@ class Server(MethodRunner):
             self.advertise("db_address",
                            self.register_bypass(CacheService, "Cache", db_address))
 
-    def execute(self, message: Message) -> list[Message]:
-        out = super().execute(message)
-        for m in out:
-            m.stage += 1
-            if m.stage >= len(m.steps()) and self.next_call:
-                m.function = f"{m.function} {self.next_call}"
-            self.seal.sign(m)  # the signature covers the stage and the function string
-        return out
+    def moving_on(self, message: Message) -> None:
+        """The next stage (signed with it); past the last step, `next_call`'s."""
+        message.stage += 1
+        if message.stage >= len(message.steps()) and self.next_call:
+            message.function = f"{message.function} {self.next_call}"
 
 
 class LastServer(Server):

@@ -36,7 +36,7 @@ import zmq.green as zmq
 from gevent.event import Event
 
 from ..wire import ErrorRecord, Message, ProtocolError, decode
-from ..wire.frames import header_id, version_mismatch, version_refusal, welcome
+from ..wire.frames import TAG_BATCH, header_id, version_mismatch, version_refusal, welcome
 from ..wire.transport import send_frames
 from .cache_service import CacheService
 from .inbound import Inbound
@@ -158,7 +158,7 @@ class ClientLinkService(Inbound):
             else:
                 self._deliver(lane, self.cache_service.reply_to(frames))
             return None
-        refusal = version_refusal(frames[1:])
+        refusal = None if frames[1] == TAG_BATCH else version_refusal(frames[1:])
         if refusal is not None:
             self.bad_input(ProtocolError("bad-version", version_mismatch(frames[1][4])))
             self._deliver(lane, [identity, *refusal])

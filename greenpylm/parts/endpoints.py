@@ -99,7 +99,7 @@ class PubPart(Outbound):
         """Hand `message` to its caller's lane if it goes to its caller (the topic
         is the client's); else queue it under `topic`."""
         lane = message.lane
-        if lane is not None and topic in (message.client, message.client.encode()):
+        if lane is not None and (topic == message.client or topic == message.client.encode()):
             deliver = self.lanes.get(lane)
             if deliver is not None:
                 deliver(message)
