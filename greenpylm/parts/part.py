@@ -14,9 +14,10 @@ from ..log import HasLogger, Occurrences, get_logger, setup
 from ..wire import ErrorRecord, Message, ProtocolError, decode, encode
 from ..wire.curve import ZapHandler, cluster_keys, secure
 from ..wire.frames import DEFAULT_MAX_FRAME
+from ..wire.listener import ListenerWatch
 from .router import Router
 
-CLOSE_WAIT_MS = 1000  # how long closing waits for zmq to release a bound address
+CLOSE_WAIT = 1.0  # seconds closing waits for zmq to release a bound address
 
 
 class Host(Protocol):
@@ -58,6 +59,7 @@ class Part(HasLogger):
         self.max_frame = max_frame
         self.server: "Host | None" = None
         self.socket: Any = None
+        self.listener: ListenerWatch | None = None
         self.log = get_logger("-", name)
 
     # -- life cycle -------------------------------------------------------
@@ -76,6 +78,9 @@ class Part(HasLogger):
                 self.socket.bind(self.listen_address)
                 if self.listen_address.endswith((":*", ":0")):
                     self.listen_address = self.socket.getsockopt_string(zmq.LAST_ENDPOINT)
+                if self.listen_address.startswith(("tcp://", "ipc://")):
+                    self.listener = ListenerWatch(self.socket, self.listen_address, self.problems,
+                                               secured=self.server.keys is not None)
             else:
                 self.socket.connect(self.listen_address)
         except BaseException:
@@ -131,17 +136,11 @@ class Part(HasLogger):
         if self.socket is None:
             return
         socket, self.socket = self.socket, None
-        if not (self.bind and self.listen_address.startswith(("tcp://", "ipc://"))):
+        listener, self.listener = self.listener, None
+        if listener is None:
             socket.close()
-            return
-        # zmq closes listeners in its I/O thread: wait for its word that it did
-        monitor = socket.get_monitor_socket(zmq.EVENT_CLOSED)
-        socket.close()
-        try:
-            if monitor.poll(CLOSE_WAIT_MS):
-                monitor.recv_multipart()
-        finally:
-            monitor.close(0)
+        else:  # zmq closes listeners in its I/O thread: wait for its word that it did
+            listener.close(socket, CLOSE_WAIT)
 
     def gauges(self) -> dict:
         """Live figures for the server's statistics (what the part holds, say)."""

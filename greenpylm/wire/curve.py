@@ -9,6 +9,12 @@ An outsider cannot connect (it knows neither public key), nor read or
 inject anything. ``inproc://`` links stay plain: they never leave the
 process. Without an explicit key there is no CURVE: each process would
 draw a key of its own, and then no two could talk.
+
+Per-member keys, so that one member can be revoked alone: each process
+connects with a certificate of its own (``$GREENPYLM_CERTIFICATE``, a
+``.key_secret`` file of zmq's certificate format), and servers admit the
+public certificates in a directory (``$GREENPYLM_MEMBERS``), read again
+whenever it changes; the shared members' key is then refused.
 """
 from __future__ import annotations
 
@@ -16,18 +22,22 @@ import hmac
 import ipaddress
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import gevent
 import zmq
 import zmq.green
 import zmq.utils.z85 as z85
+from zmq.auth.certs import load_certificate, load_certificates
 
 from ..log import Occurrences, get_logger
 from .errors import GreenpylmError
 
 KEY_VARIABLE = "GREENPYLM_KEY"
 INSECURE_VARIABLE = "GREENPYLM_INSECURE"
+CERTIFICATE_VARIABLE = "GREENPYLM_CERTIFICATE"
+MEMBERS_VARIABLE = "GREENPYLM_MEMBERS"
 ZAP_ADDRESS = "inproc://zeromq.zap.01"
 ZAP_DOMAIN = b"greenpylm"
 HANDSHAKE_FAILURES = {
@@ -56,19 +66,32 @@ def explicit_key(key: bytes | str | None = None) -> bytes | None:
 
 @dataclass(frozen=True)
 class ClusterKeys:
-    """The CURVE key pairs of a cluster (z85 text), derived from its secret."""
+    """The CURVE key pairs of a cluster (z85 text), derived from its secret.
+
+    `member_public`/`member_secret` are this process's own certificate when
+    it has one; `members` is the directory of the public certificates that
+    bound sockets admit (None: the members' key derived from the secret).
+    """
 
     server_public: bytes
     server_secret: bytes
     member_public: bytes
     member_secret: bytes
+    members: str | None = None
 
     @classmethod
-    def derive(cls, key: bytes) -> "ClusterKeys":
+    def derive(cls, key: bytes, certificate: str | None = None,
+               members: str | None = None) -> "ClusterKeys":
         def pair(label: bytes) -> tuple[bytes, bytes]:
             secret = z85.encode(hmac.digest(key, label, "sha256"))
             return zmq.curve_public(secret), secret
-        return cls(*pair(b"greenpylm curve server 1"), *pair(b"greenpylm curve member 1"))
+        mine = pair(b"greenpylm curve member 1")
+        if certificate:
+            mine = own_certificate(certificate)
+        if members and not Path(members).is_dir():
+            raise FileNotFoundError(f"{MEMBERS_VARIABLE}: {members} is not a directory of "
+                                    f"members' public certificates")
+        return cls(*pair(b"greenpylm curve server 1"), *mine, members or None)
 
     def secure(self, socket: Any, address: str, bind: bool) -> None:
         """Make `socket` a CURVE server (bound) or client (connecting), unless inproc."""
@@ -84,10 +107,28 @@ class ClusterKeys:
             socket.setsockopt(zmq.CURVE_SECRETKEY, self.member_secret)
 
 
+def own_certificate(path: str) -> tuple[bytes, bytes]:
+    """The key pair of a ``.key_secret`` certificate file (zmq's format)."""
+    public, secret = load_certificate(path)
+    if not secret:
+        raise ValueError(f"{CERTIFICATE_VARIABLE}: {path} holds no secret key; give the "
+                         f".key_secret file of this member's certificate")
+    return public, secret
+
+
 def cluster_keys(key: bytes | str | None = None) -> ClusterKeys | None:
-    """The cluster's CURVE keys, or None when no key is set (plain sockets)."""
+    """The cluster's CURVE keys, or None when no key is set (plain sockets);
+    per-member certificates come from ``$GREENPYLM_CERTIFICATE`` and
+    ``$GREENPYLM_MEMBERS``."""
     secret = explicit_key(key)
-    return None if secret is None else ClusterKeys.derive(secret)
+    certificate = os.environ.get(CERTIFICATE_VARIABLE) or None
+    members = os.environ.get(MEMBERS_VARIABLE) or None
+    if secret is None:
+        if certificate or members:
+            raise ValueError(f"${CERTIFICATE_VARIABLE} and ${MEMBERS_VARIABLE} need the "
+                             f"cluster's secret too: set key=... or ${KEY_VARIABLE}")
+        return None
+    return ClusterKeys.derive(secret, certificate, members)
 
 
 def secure(keys: ClusterKeys | None, socket: Any, address: str, bind: bool) -> None:
@@ -121,17 +162,40 @@ def check_bind(address: str, keys: ClusterKeys | None, insecure: bool) -> None:
             f"(${INSECURE_VARIABLE}=1)")
 
 
+class MemberDirectory:
+    """The public keys of the certificates in a directory, read again when a
+    file in it is added, removed or rewritten (so that revoking is deleting)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._seen: tuple = ()
+        self._keys: set[bytes] = set()
+
+    def keys(self) -> set[bytes]:
+        """The members' public keys (raw bytes); OSError or ValueError if unreadable."""
+        seen = tuple(sorted((entry.name, entry.stat().st_mtime_ns, entry.stat().st_size)
+                            for entry in os.scandir(self.path)))
+        if seen != self._seen:
+            self._keys, self._seen = set(), ()  # unreadable: nobody, until it is fixed
+            self._keys = {z85.decode(public) for public in load_certificates(self.path)}
+            self._seen = seen
+        return self._keys
+
+
 class ZapHandler:
-    """Admits to this process's CURVE servers only peers with the members' key.
+    """Admits to this process's CURVE servers only members of the cluster.
 
     One greenlet per zmq context, answering libzmq's ZAP requests on
     ``inproc://zeromq.zap.01`` (RFC 27); refusals are logged once per kind.
+    Members present the members' key derived from a cluster secret, or a
+    certificate found in a members' directory.
     """
 
     _running: dict[int, "ZapHandler"] = {}
 
     def __init__(self, context: Any) -> None:
         self.members: set[bytes] = set()  # the members' public keys (one per cluster key)
+        self.directories: dict[str, MemberDirectory] = {}
         self.problems = Occurrences(get_logger("greenpylm", "zap"))
         self.socket = context.socket(zmq.ROUTER)
         self.socket.setsockopt(zmq.LINGER, 0)
@@ -144,7 +208,22 @@ class ZapHandler:
         handler = cls._running.get(id(context))
         if handler is None:
             handler = cls._running[id(context)] = cls(context)
-        handler.members.add(z85.decode(keys.member_public))
+        if keys.members:
+            handler.directories.setdefault(keys.members, MemberDirectory(keys.members))
+        else:
+            handler.members.add(z85.decode(keys.member_public))
+
+    def admits(self, public: bytes) -> bool:
+        if public in self.members:
+            return True
+        for directory in self.directories.values():
+            try:
+                if public in directory.keys():
+                    return True
+            except (OSError, ValueError) as exc:
+                self.problems.note("refused.directory", "cannot read the members' "
+                                   "certificates in {}: {}", directory.path, exc, level="ERROR")
+        return False
 
     def run(self) -> None:
         socket = self.socket
@@ -154,7 +233,7 @@ class ZapHandler:
             if len(request) < 6:
                 continue  # not a ZAP request
             version, request_id, _domain, address, _identity, mechanism = request[:6]
-            member = mechanism == b"CURVE" and len(request) > 6 and request[6] in self.members
+            member = mechanism == b"CURVE" and len(request) > 6 and self.admits(request[6])
             if not member:
                 self.problems.note("refused.peer", "refused a peer at {} that is not a member "
                                    "of this cluster (mechanism {})", address.decode(errors="replace"),
