@@ -15,18 +15,19 @@ from greenpylm.wire import encode, Message
 from greenpylm.wire import worker_link as link
 from greenpylm.wire.curve import AuthenticationFailed, ClusterKeys, InsecureBind
 from helpers import Proc, free_port, tcp
+from test_chained import KEY as CHAIN_ENV, chain, run_client
 
 pytestmark = pytest.mark.timeout(90)
 KEY = "the cluster's one secret"
 ENV = {"GREENPYLM_KEY": KEY}
 
 
-def strangers(context, address: str) -> list:
+def strangers(context, address: str, key: str) -> list:
     """Sockets of every kind that could talk to `address`, connected: plain, CURVE
-    with another cluster's keys, and CURVE that knows this cluster's server key
-    (leaked: it is a public key) but has a key pair of its own."""
+    with another cluster's keys, and CURVE that knows the server key of the cluster
+    of `key` (leaked: it is a public key) but has a key pair of its own."""
     other = ClusterKeys.derive(b"another cluster")
-    ours = ClusterKeys.derive(KEY.encode())
+    ours = ClusterKeys.derive(key.encode())
     leaked = ClusterKeys(ours.server_public, b"", other.member_public, other.member_secret)
     out = []
     for kind in (zmq.DEALER, zmq.SUB, zmq.PUSH, zmq.PULL):
@@ -56,10 +57,10 @@ def send_everything(sockets: list, name: str) -> None:
 
 
 @contextlib.contextmanager
-def strangers_on(addresses, name: str) -> Iterator[list]:
+def strangers_on(addresses, name: str, key: str = KEY) -> Iterator[list]:
     """Strangers on every one of `addresses`, having sent all they could to `name`."""
     context = zmq.Context()
-    sockets = [s for address in addresses for s in strangers(context, address)]
+    sockets = [s for address in addresses for s in strangers(context, address, key)]
     try:
         send_everything(sockets, name)
         yield sockets
@@ -116,6 +117,17 @@ def test_strangers_run_nothing_on_a_server(procs):
             assert member.eval("s.foo", b"member", timeout=10) == b"you sent me member"
         assert nothing_received(sockets)
         assert not any("stranger-was-here" in line for line in server.lines)
+
+
+def test_strangers_get_nothing_through_a_chain_of_servers(procs):
+    first, back, servers = chain(procs)
+    pulls = [proc.wait_for("started").rpartition(" ")[2] for proc in servers]
+    with strangers_on([*pulls, back], "step0", CHAIN_ENV["GREENPYLM_KEY"]) as sockets:
+        assert run_client(procs, "many", "1000", first, back) == {"count": 1000, "sorted": True}
+        assert nothing_received(sockets)
+    for server in servers:
+        server.wait_for("refused a peer on")
+        assert "stranger-was-here" not in server.output()
 
 
 def test_a_client_or_worker_with_another_key_is_told_so_within_its_timeout(procs):
