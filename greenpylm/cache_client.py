@@ -14,7 +14,7 @@ from zmq.utils.monitor import parse_monitor_message
 from .log import Occurrences, get_logger
 from .wire import CallTimeout, Message, MissingKeyError, ProtocolError, decode, encode
 from .wire.curve import HANDSHAKE_FAILURES, KEY_VARIABLE, AuthenticationFailed, secure
-from .wire.transport import deadline_after, recv_frames, send_frames, wait_readable
+from .wire.transport import deadline_after, has_input, recv_frames, send_frames, wait_readable
 
 #: seconds between looks for a refused handshake while an answer is awaited
 LOOK = 0.25
@@ -110,7 +110,7 @@ class CacheClient:
 
     def _check_handshakes(self) -> None:
         """Raise `AuthenticationFailed` if the server refused this client's handshake."""
-        while self._monitor.poll(0):
+        while has_input(self._monitor):
             event = parse_monitor_message(self._monitor.recv_multipart())["event"]
             if event in HANDSHAKE_FAILURES:
                 raise AuthenticationFailed(

@@ -20,6 +20,7 @@ from __future__ import annotations
 import time
 from typing import Any, Sequence
 
+import gevent.socket
 import zmq
 import zmq.green
 from zmq.backend import Socket as _PlainSocket
@@ -118,9 +119,26 @@ def deadline_after(timeout: float | None) -> float | None:
     return None if timeout is None else time.monotonic() + timeout
 
 
+def has_input(socket: Any) -> bool:
+    """Whether a receive on `socket` would find a message now."""
+    return bool(socket.getsockopt(zmq.EVENTS) & zmq.POLLIN)
+
+
 def wait_readable(socket: Any, deadline: float | None) -> bool:
-    """Wait cooperatively until `socket` has input; False if `deadline` passed first."""
+    """Wait cooperatively until `socket` has input; False if `deadline` passed first.
+
+    The wait is a hub watcher on zmq's notification descriptor, never
+    ``select()`` (which zmq.green's ``poll`` uses, and which fails in a process
+    with descriptors past 1024). That descriptor signals edges: the socket's
+    state is read before each wait, and each wait lasts a second at most."""
     if deadline is None:
         return True
-    remaining = deadline - time.monotonic()
-    return remaining > 0 and bool(socket.poll(remaining * 1000, zmq.POLLIN))
+    while not has_input(socket):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return False
+        try:
+            gevent.socket.wait_read(socket.FD, min(remaining, 1.0))
+        except gevent.socket.timeout:
+            pass
+    return True
