@@ -13,7 +13,8 @@ from zmq.utils.monitor import parse_monitor_message
 
 from .log import Occurrences, get_logger
 from .wire import CallTimeout, Message, MissingKeyError, ProtocolError, decode, encode
-from .wire.curve import HANDSHAKE_FAILURES, KEY_VARIABLE, AuthenticationFailed, secure
+from .wire import links
+from .wire.curve import HANDSHAKE_FAILURES, KEY_VARIABLE, AuthenticationFailed
 from .wire.transport import deadline_after, has_input, recv_frames, send_frames, wait_readable
 
 #: seconds between looks for a refused handshake while an answer is awaited
@@ -60,11 +61,9 @@ class CacheClient:
     def _request(self, operation: str, key: str, value: bytes, deadline: float | None,
                  timeout: float | None, session: str) -> bytes:
         if self._socket is None:
-            self._socket = self.context.socket(zmq.DEALER)
-            self._socket.setsockopt(zmq.LINGER, 0)
-            secure(self.keys, self._socket, self.db_address, bind=False)
+            self._socket = links.new_socket(self.context, zmq.DEALER)
             self._monitor = self._socket.get_monitor_socket(HANDSHAKE_EVENTS)
-            self._socket.connect(self.db_address)
+            links.connect(self._socket, self.db_address, self.keys)
         request = Message(f"{self.server_name}.{operation}", value, client=self.sender, cache=key,
                           pipeline=session)
         send_frames(self._socket, [b""] + encode([request]))

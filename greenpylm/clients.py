@@ -34,7 +34,7 @@ from .patching import check_patch_order
 from .progress import progress_bar
 from .shipping import Shipped
 from .wire import CallTimeout, MissingKeyError
-from .wire.curve import secure
+from .wire import links
 from .wire.frames import welcome_nonce
 from .wire.transport import deadline_after, send_frames
 
@@ -45,7 +45,6 @@ Function = str | tuple | list
 DEFAULT_WINDOW = 2000
 DEFAULT_BATCH = 128
 #: seconds without a word from the server after which a client's lane reconnects
-LANE_HEARTBEAT = 3.0
 #: seconds of silence, while calls wait, after which a client says hello again
 #: (a restarted server, a new connection: the welcome it answers tells)
 HELLO_EVERY = 1.0
@@ -122,13 +121,10 @@ class Client(ClientBase):
             except MissingKeyError:
                 pass  # a server made of pylm's parts: it publishes its results
         if lane:
-            socket = self.context.socket(zmq.DEALER)
+            socket = links.new_socket(self.context, zmq.DEALER)
             socket.setsockopt(zmq.LINGER, 1000)
             socket.setsockopt(zmq.RCVHWM, 0)  # the window bounds what queues here
-            socket.setsockopt(zmq.HEARTBEAT_IVL, int(LANE_HEARTBEAT * 1000 / 3))
-            socket.setsockopt(zmq.HEARTBEAT_TIMEOUT, int(LANE_HEARTBEAT * 1000))
-            secure(self.keys, socket, lane, bind=False)
-            socket.connect(lane)
+            links.connect(socket, lane, self.keys)
             self._push = self._replies = socket
             self.replies_from, self._topic = lane, False
             self._heard = time.monotonic()
@@ -139,16 +135,13 @@ class Client(ClientBase):
             return
         self.push_address = self.push_address or self._config("pull_address", deadline)
         self.sub_address = self.sub_address or self._config("pub_address", deadline)
-        self._replies = self.context.socket(zmq.SUB)
-        self._replies.setsockopt(zmq.LINGER, 0)
+        self._replies = links.new_socket(self.context, zmq.SUB)
         self._replies.setsockopt(zmq.RCVHWM, 0)  # the window bounds what queues here
-        secure(self.keys, self._replies, self.sub_address, bind=False)
-        self._replies.connect(self.sub_address)
+        links.connect(self._replies, self.sub_address, self.keys)
         self._replies.setsockopt(zmq.SUBSCRIBE, self.uuid.encode())
-        self._push = self.context.socket(zmq.PUSH)
+        self._push = links.new_socket(self.context, zmq.PUSH)
         self._push.setsockopt(zmq.LINGER, 1000)
-        secure(self.keys, self._push, self.push_address, bind=False)
-        self._push.connect(self.push_address)
+        links.connect(self._push, self.push_address, self.keys)
         self.replies_from, self._topic = self.sub_address, True
         self.log.debug("sending to {}, listening to {}", self.push_address, self.sub_address)
 

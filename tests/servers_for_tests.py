@@ -67,6 +67,10 @@ class NamedWorker(Worker):
         time.sleep(0.001)  # blocking (not patched): the worker is busy meanwhile
         return payload + b"|" + self.name.encode()
 
+    def big(self, payload: bytes) -> bytes:
+        """A result of `payload` megabytes."""
+        return b"x" * (int(payload) * 1_000_000)
+
 
 class Forgetful(chained.Server):
     """A generic chained step that forgets every shipped callable each `every` messages."""

@@ -48,7 +48,7 @@ from helpers import Proc, free_port, python_code, tcp
 SEED = int(os.environ.get("GREENPYLM_FUZZ_SEED", "20240229"))
 PER_SOCKET = 10_000              # fuzz messages to each bound socket (probes come on top)
 PROBE_RATE = 0.01                # share of iterations that also send a checked, decodable probe
-OVERSIZE = DEFAULT_MAX_FRAME + (1 << 20)   # 65 MiB: one MiB over the server's limit
+OVERSIZE = DEFAULT_MAX_FRAME + (1 << 20)   # 65 MiB: past zmq's limit on the server's sockets
 SEND_TIMEOUT_MS = 10_000         # a send blocked this long means the server stopped reading
 # Seconds to wait for the barrage to be consumed. Usually well under one; but the
 # server's Pub part sometimes misses the wake-up for a subscription and only sees
@@ -609,7 +609,7 @@ def test_fuzzing_every_bound_socket_leaves_the_server_up(procs):
 
         # -- the barrage ----------------------------------------------------
         pull_table = pull_probe_table(name)
-        big = b"\x07" * OVERSIZE
+        big = b"\x07" * (DEFAULT_MAX_FRAME + 1)  # over the server's limit, within zmq's
         oversized_at = {
             ("router", PER_SOCKET // 4): "payload", ("router", PER_SOCKET // 2): "code",
             ("router", 3 * PER_SOCKET // 4): "payload", ("pull", PER_SOCKET // 3): "payload",
@@ -627,8 +627,20 @@ def test_fuzzing_every_bound_socket_leaves_the_server_up(procs):
                 m.payload = big
             return encode([m])
 
+        def send_alone(kind: int, address: str, where: str, i: int, frames: list) -> None:
+            """A frame past zmq's limit, from a connection of its own: zmq refuses
+            it on arrival (MAXMSGSIZE) and drops that connection, with what it carried."""
+            once = make_socket(context, kind, address)
+            once.setsockopt(zmq.LINGER, 5000)  # let the whole frame leave before close
+            barrage.send(once, where, i, "oversized", frames)
+            once.close()
+
         for i in range(PER_SOCKET):
             # PULL
+            if i == PER_SOCKET // 5:  # past zmq's limit: the sender is disconnected
+                for kind, address, where in ((zmq.PUSH, pull, "pull"),
+                                             (zmq.DEALER, db, "router"), (zmq.XSUB, pub, "xpub")):
+                    send_alone(kind, address, where, i, [b"\x07" * OVERSIZE])
             if ("pull", i) in oversized_at:
                 category, frames = "oversized", oversized("pull", oversized_at["pull", i])
             else:

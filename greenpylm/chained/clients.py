@@ -12,7 +12,7 @@ from ..cache_client import CacheClient
 from ..calls import plan, steps_of
 from ..client_base import ClientBase
 from ..log import DEFAULT_LEVEL
-from ..wire.curve import secure
+from ..wire import links
 from ..wire import Message
 
 #: one entry per step of the chain (first step first): a method name or a callable
@@ -35,10 +35,9 @@ class ChainClient(ClientBase):
         self.pipeline = pipeline or self.uuid
         self.cache_client = CacheClient(server_name, db_address, self.context, self.uuid,
                                         log=self.log, keys=self.keys) if db_address else None
-        self._push = self.context.socket(zmq.PUSH)
+        self._push = links.new_socket(self.context, zmq.PUSH)
         self._push.setsockopt(zmq.LINGER, linger_ms)
-        secure(self.keys, self._push, pull_address, bind=False)
-        self._push.connect(pull_address)
+        links.connect(self._push, pull_address, self.keys)
 
 
 class LoopClient(ChainClient):
@@ -59,10 +58,8 @@ class LoopClient(ChainClient):
         super().__init__("loop-client", pull_address, db_address, server_name, pipeline,
                          logging_level, context, key, window, batch_size, linger_ms=1000)
         self.push_address = push_address
-        self._replies = self.context.socket(zmq.PULL)
-        self._replies.setsockopt(zmq.LINGER, 0)
-        secure(self.keys, self._replies, push_address, bind=False)
-        self._replies.connect(push_address)
+        self._replies = links.new_socket(self.context, zmq.PULL)
+        links.connect(self._replies, push_address, self.keys)
         self.log.info("sending jobs to {}, taking results from {}", pull_address, push_address)
 
     def job(self, function: ChainFunction, generator: Iterable[Any],

@@ -12,7 +12,8 @@ import zmq.green as zmq
 
 from ..log import HasLogger, Occurrences, get_logger, setup
 from ..wire import ErrorRecord, Message, ProtocolError, decode, encode
-from ..wire.curve import ZapHandler, cluster_keys, secure
+from ..wire import links
+from ..wire.curve import ZapHandler, cluster_keys
 from ..wire.frames import DEFAULT_MAX_FRAME
 from ..wire.listener import ListenerWatch
 from .router import Router
@@ -70,19 +71,17 @@ class Part(HasLogger):
 
     def open(self, context: Any) -> None:
         """Create the socket and bind or connect it."""
-        self.socket = context.socket(self.socket_type)
+        self.socket = links.new_socket(context, self.socket_type)
         try:
             self.configure(self.socket)
-            secure(self.server.keys, self.socket, self.listen_address, self.bind)
             if self.bind:
-                self.socket.bind(self.listen_address)
-                if self.listen_address.endswith((":*", ":0")):
-                    self.listen_address = self.socket.getsockopt_string(zmq.LAST_ENDPOINT)
+                self.listen_address = links.bind(self.socket, self.listen_address,
+                                                 self.server.keys, self.max_frame)
                 if self.listen_address.startswith(("tcp://", "ipc://")):
                     self.listener = ListenerWatch(self.socket, self.listen_address, self.problems,
                                                secured=self.server.keys is not None)
             else:
-                self.socket.connect(self.listen_address)
+                links.connect(self.socket, self.listen_address, self.server.keys)
         except BaseException:
             self.socket.close(0)
             self.socket = None
@@ -90,8 +89,8 @@ class Part(HasLogger):
         self.log.debug("{} {}", "bound" if self.bind else "connected", self.listen_address)
 
     def configure(self, socket: Any) -> None:
-        """Set socket options before bind/connect; subclasses add theirs."""
-        socket.setsockopt(zmq.LINGER, 0)
+        """Set socket options before bind/connect (`links.new_socket` made it
+        with the liveness options and LINGER 0); subclasses add theirs."""
 
     def tasks(self) -> list:
         """The functions the server runs as this part's greenlets."""
@@ -191,21 +190,24 @@ class Part(HasLogger):
 
     def encode(self, messages: list[Message]) -> list:
         """`encode`, except that a message that cannot be encoded (a payload
-        that is not bytes, say) is replaced by an error reply: never lost."""
+        that is not bytes, or larger than `max_frame`, say) is replaced by an
+        error reply: never lost, and its neighbours go on."""
         try:
-            return encode(messages)
+            return encode(messages, self.max_frame)
         except (TypeError, ProtocolError):
             return encode([self._encodable(m) for m in messages])
 
     def _encodable(self, message: Message) -> Message:
         try:
-            encode([message])
+            encode([message], self.max_frame)
             return message
         except (TypeError, ProtocolError) as exc:
-            self.log.error("cannot send {!r}: {}", message, exc)
+            kind = exc.kind if isinstance(exc, ProtocolError) else "bad-payload"
+            self.problems.note(f"unsendable.{kind}", "cannot send {!r}: {}; an error reply "
+                               "goes instead", message, exc, level="ERROR")
             error = ErrorRecord("ProtocolError", f"the result could not be sent: {exc}")
             reply = Message(error=error, id=message.id)
-            reply.ticket = message.ticket
+            reply.ticket, reply.lane = message.ticket, message.lane
             try:  # keep what can be kept of the original, so the reply finds its client
                 reply.client, reply.pipeline = message.client, message.pipeline
                 encode([reply])

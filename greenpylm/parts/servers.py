@@ -11,6 +11,7 @@ import zmq.green as zmq
 from gevent.event import Event
 
 from ..patching import check_patch_order
+from ..wire import links
 from ..wire.curve import ZapHandler, check_bind, cluster_keys
 from ..wire.frames import DEFAULT_MAX_FRAME
 from ..log import DEFAULT_LEVEL, HasLogger, Occurrences, get_logger, setup
@@ -36,8 +37,11 @@ class ServerTemplate(HasLogger):
                  context: Any = None, *, concurrency: int = 1,
                  max_frame: int = DEFAULT_MAX_FRAME, stop_timeout: float = STOP_TIMEOUT,
                  cache_limit: int = DEFAULT_CACHE_LIMIT, key: bytes | str | None = None,
-                 insecure: bool = False) -> None:
+                 insecure: bool = False, advertise: str | None = None) -> None:
         self.name = name
+        #: the host other hosts reach this server at, for parts bound to a wildcard
+        #: host (None: ``$GREENPYLM_ADVERTISE``, else this host's primary address)
+        self.advertise_host = advertise
         #: the cluster's CURVE keys, from `key` or $GREENPYLM_KEY (None: plain sockets)
         self.keys = cluster_keys(key)
         #: listen beyond this host without a key all the same (protected mode off)
@@ -113,7 +117,7 @@ class ServerTemplate(HasLogger):
         """Keep cache entry `key` set to the address `part` actually listens on
         (a wildcard port such as ``tcp://127.0.0.1:*`` is resolved at start)."""
         self.address_keys[key] = part
-        self.cache[key] = part.listen_address.encode()
+        self.cache[key] = links.advertised(part.listen_address, self.advertise_host).encode()
 
     def preset_cache(self, **kwargs: Any) -> None:
         """Store values in the cache before the server starts (``name`` also names the server)."""
@@ -162,7 +166,10 @@ class ServerTemplate(HasLogger):
                 part.close()
             raise
         for key, part in self.address_keys.items():  # wildcard ports are known only now
-            self.cache[key] = part.listen_address.encode()
+            self.cache[key] = links.advertised(part.listen_address, self.advertise_host).encode()
+            if part.listen_address != self.cache[key].decode():
+                self.log.info("{} is bound to {}, advertised as {}", part.name,
+                              part.listen_address, self.cache[key].decode())
         self._stopped.clear()
         self.started_at = time.time()
         for part in self.parts:

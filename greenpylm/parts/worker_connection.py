@@ -12,7 +12,7 @@ import zmq.green as zmq
 from gevent import monkey
 from gevent.lock import Semaphore
 
-from ..wire.curve import secure
+from ..wire import links
 from ..wire import Message, ProtocolError
 from ..wire import worker_link as link
 from ..wire.transport import send_frames
@@ -127,11 +127,9 @@ class HeartbeatThread:
         self._thread.start()
 
     def _beat(self, context: Any, address: str, frames: list, keys: Any) -> None:
-        socket = context.socket(plain_zmq.DEALER)
-        socket.setsockopt(plain_zmq.LINGER, 0)
+        socket = links.new_socket(context, plain_zmq.DEALER)
         socket.setsockopt(plain_zmq.SNDHWM, 2)
-        secure(keys, socket, address, bind=False)
-        socket.connect(address)
+        links.connect(socket, address, keys)
         try:
             while not self._stopping.wait(HEARTBEAT_INTERVAL):
                 try:

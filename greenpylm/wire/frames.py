@@ -84,14 +84,21 @@ def encode_header(m: Message) -> bytes:
     return b"".join((fixed, pipeline, client, function, cache, m.digest, m.signature))
 
 
-def encode(messages: Iterable[Message]) -> list:
-    """The frames of one batch holding `messages` (at least one)."""
+def encode(messages: Iterable[Message], max_frame: int | None = None) -> list:
+    """The frames of one batch holding `messages` (at least one); with
+    `max_frame`, a payload or code frame larger than that is a ProtocolError
+    (the peer would refuse the whole batch)."""
     frames: list = [TAG_BATCH]
     append = frames.append
     for m in messages:
         payload = m.payload
         if not isinstance(payload, (bytes, bytearray, memoryview)):
             raise TypeError(f"payload must be bytes, not {type(payload).__name__}")
+        if max_frame is not None and (len(payload) > max_frame or (
+                m.code is not None and len(m.code) > max_frame)):
+            size = max(len(payload), len(m.code or b""))
+            raise ProtocolError("oversized", f"a frame of {size} bytes is larger than the "
+                                f"frame limit of {max_frame} bytes (max_frame)")
         append(encode_header(m))
         append(payload)
         if m.error is not None:

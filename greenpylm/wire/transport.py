@@ -20,7 +20,7 @@ from __future__ import annotations
 import time
 from typing import Any, Sequence
 
-import gevent.socket
+import gevent
 import zmq
 import zmq.green
 from zmq.backend import Socket as _PlainSocket
@@ -127,12 +127,21 @@ def has_input(socket: Any) -> bool:
 def wait_readable(socket: Any, deadline: float | None) -> bool:
     """Wait cooperatively until `socket` has input; False if `deadline` passed first.
 
-    The wait is a hub watcher on zmq's notification descriptor, never
-    ``select()`` (which zmq.green's ``poll`` uses, and which fails in a process
-    with descriptors past 1024). That descriptor signals edges: the socket's
-    state is read before each wait, and each wait lasts a second at most."""
+    The wait is zmq.green's own readiness event (a hub watcher on zmq's
+    notification descriptor) under a gevent timeout, never ``select()``,
+    which zmq.green's ``poll`` uses and which fails in a process with
+    descriptors past 1024."""
     if deadline is None:
         return True
+    while not has_input(socket):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return False
+        if not FAST_PATH:
+            return bool(socket.poll(remaining * 1000, zmq.POLLIN))
+        with gevent.Timeout(remaining, False):
+            socket._wait_read()  # zmq.green's: returns once the socket may have input
+    return True
     while not has_input(socket):
         remaining = deadline - time.monotonic()
         if remaining <= 0:
