@@ -67,6 +67,12 @@ class NamedWorker(Worker):
         time.sleep(0.001)  # blocking (not patched): the worker is busy meanwhile
         return payload + b"|" + self.name.encode()
 
+    def noted(self, payload: bytes) -> bytes:
+        """`work` after 5 ms, logging 'ran <payload>' (a test counts the runs)."""
+        gevent.sleep(0.005)
+        self.log.info("ran {}", payload.decode())
+        return self.work(payload)
+
     def big(self, payload: bytes) -> bytes:
         """A result of `payload` megabytes."""
         return b"x" * (int(payload) * 1_000_000)

@@ -34,6 +34,7 @@ from .part import Host
 
 HEARTBEAT_TIMEOUT = 3.0    # seconds of silence after which a worker is lost
 MAX_CAPACITY = 4096        # messages one worker may hold, whatever it announces
+ORPHANS_KEPT = 65536       # tickets of lost workers whose late answers are still taken
 SPREAD_AFTER = 0.05        # seconds of idle workers after which new work is shared evenly
 
 
@@ -81,6 +82,11 @@ class WorkerPushService(Outbound):
         self.workers: dict[bytes, WorkerState] = {}  # by the link's zmq identity
         self.by_id: dict[bytes, WorkerState] = {}  # by the id in their hellos
         self.held: dict[int, tuple[bytes, Message]] = {}  # ticket -> (worker, message)
+        #: tickets of workers declared lost -> their messages, handed out again: the
+        #: first answer wins, a late one from the lost worker too
+        self.orphans: dict[int, Message] = {}
+        self._withdrawn: set[int] = set()  # id() of queued messages a late answer settled
+        self._lost: dict[bytes, list[int]] = {}  # a lost worker's connection -> its tickets
         # a random start: answers to tickets of an earlier run of this master
         # (a restart) can never be taken for answers to this run's tickets
         self._tickets = secrets.randbits(60)
@@ -140,6 +146,11 @@ class WorkerPushService(Outbound):
         if count <= 0:
             return
         batch = self.outbox.take(count)
+        if self._withdrawn:
+            batch = self._unsettled(batch)
+            count = len(batch)
+            if not count:
+                return
         tickets = list(range(self._tickets + 1, self._tickets + 1 + count))
         self._tickets += count
         try:
@@ -150,6 +161,7 @@ class WorkerPushService(Outbound):
             return
         for ticket, message in zip(tickets, batch):
             self.held[ticket] = (worker.identity, message)
+            message.ticket = ticket
         worker.holds.update(tickets)
         self.server.stats["out"] += count
 
@@ -201,7 +213,9 @@ class WorkerPushService(Outbound):
             capacity = min(max(1, capacity), self.max_capacity)
             worker = WorkerState(identity, name, capacity, time.monotonic(), worker_id)
             self.workers[identity] = self.by_id[worker_id] = worker
-            self.log.info("worker {} joined (capacity {})", name, capacity)
+            kept = self._give_back(worker)
+            self.log.info("worker {} joined (capacity {}{})", name, capacity,
+                          f"; it still holds {kept} messages" if kept else "")
 
     def _answered(self, identity: bytes, done: list[int], tickets: list[int],
                   results: list[Message]) -> None:
@@ -212,7 +226,10 @@ class WorkerPushService(Outbound):
         for ticket in done:
             entry = self.held.pop(ticket, None)
             if entry is None:
-                continue  # answered already (by a worker thought lost): a duplicate
+                message = self._settle_orphan(ticket)
+                if message is not None:  # a lost worker answered first after all
+                    first[ticket] = message.lane
+                continue  # else answered already: a duplicate
             first[ticket] = entry[1].lane
             holder = self.workers.get(entry[0])
             if holder is not None:
@@ -233,6 +250,52 @@ class WorkerPushService(Outbound):
         if not self.outbox and not self.held:
             self._idle.set()
 
+    def _give_back(self, worker: WorkerState) -> int:
+        """A worker taken for lost speaks again on the same connection: zmq lost
+        nothing on it, so it still holds what it held. Those of its messages
+        that wait for another worker are its own again; how many."""
+        kept = 0
+        for ticket in self._lost.pop(worker.identity, ()):
+            message = self.orphans.get(ticket)
+            if message is not None and message.ticket == ticket:  # queued, not handed out
+                del self.orphans[ticket]
+                self._withdrawn.add(id(message))
+                self.held[ticket] = (worker.identity, message)
+                worker.holds.add(ticket)
+                kept += 1
+        return kept
+
+    def _settle_orphan(self, ticket: int) -> Message | None:
+        """The message of `ticket`, a lost worker's, if nobody has answered it
+        yet: its copy is withdrawn, wherever it is (queued, or at another
+        worker, whose answer will be a duplicate). None if answered already."""
+        message = self.orphans.pop(ticket, None)
+        if message is None:
+            return None
+        entry = self.held.get(message.ticket)
+        if entry is not None and entry[1] is message:  # handed out again: take it back
+            del self.held[message.ticket]
+            holder = self.workers.get(entry[0])
+            if holder is not None:
+                holder.holds.discard(message.ticket)
+        elif message.ticket == ticket or self.orphans.get(message.ticket) is message:
+            self.orphans.pop(message.ticket, None)  # still queued
+            self._withdrawn.add(id(message))
+        else:
+            return None
+        self.server.stats["answered_late"] += 1
+        return message
+
+    def _unsettled(self, batch: list[Message]) -> list[Message]:
+        """`batch` without the messages a late answer has settled."""
+        kept = []
+        for message in batch:
+            if id(message) in self._withdrawn:
+                self._withdrawn.discard(id(message))
+            else:
+                kept.append(message)
+        return kept
+
     def watch(self) -> None:
         """Declare lost the workers not heard from for `heartbeat_timeout`."""
         while True:
@@ -248,7 +311,18 @@ class WorkerPushService(Outbound):
         self.workers.pop(worker.identity, None)
         if self.by_id.get(worker.id) is worker:
             del self.by_id[worker.id]
-        back = [self.held.pop(t)[1] for t in sorted(worker.holds) if t in self.held]
+        back = []
+        for ticket in sorted(worker.holds):
+            entry = self.held.pop(ticket, None)
+            if entry is not None:
+                back.append(entry[1])
+                self.orphans[ticket] = entry[1]
+        if back and not expected:
+            self._lost[worker.identity] = sorted(worker.holds)
+        while len(self.orphans) > ORPHANS_KEPT:
+            del self.orphans[next(iter(self.orphans))]  # the oldest: most likely answered
+        while len(self._lost) > ORPHANS_KEPT // 256:
+            del self._lost[next(iter(self._lost))]
         self.outbox.put_back(back)
         self.server.stats["redispatched"] += len(back)
         log = self.log.info if expected else self.log.warning
