@@ -10,6 +10,7 @@ message is sent again `MAX_RESENDS` times at most.
 from __future__ import annotations
 
 import sys
+import time
 from typing import Any, Callable, Iterable, Iterator
 
 import gevent
@@ -21,6 +22,7 @@ from .wire import CallTimeout, GreenpylmError, Message, ProtocolError, encode
 from .wire.transport import deadline_after
 
 MAX_RESENDS = 3
+RESEND_AFTER = 10.0  # seconds of silence after which a client of a chain resends
 #: what an inbox receives when the server welcomed the client again: it may
 #: have restarted and lost what it held, so the calls send it again
 WELCOMED_AGAIN = Message()
@@ -286,8 +288,12 @@ class Call:
 
     def __init__(self, planned: tuple[str, list[Shipped]], *, seal: Seal, client: str,
                  pipeline: str, cache: str, window: int, batch_size: int,
-                 send: Callable[[list], None], inbox: Inbox) -> None:
+                 send: Callable[[list], None], inbox: Inbox,
+                 resend_after: float | None = None) -> None:
         self.function, self.shipped = planned  # what `plan` made of the steps
+        #: seconds without any reply after which what is outstanding is sent again
+        #: (a chain's stage may have lost it; None: only a new welcome resends)
+        self.resend_after = resend_after
         self.seal = seal
         self.client = client
         self.pipeline = pipeline
@@ -305,6 +311,13 @@ class Call:
             self.seal.enclose(message, self.shipped)
         self.seal.sign(message)
         return message
+
+    def _first_of(self, deadline: float | None) -> float | None:
+        """`deadline`, or sooner when the call resends after a silence."""
+        if self.resend_after is None:
+            return deadline
+        silence = time.monotonic() + self.resend_after
+        return silence if deadline is None else min(deadline, silence)
 
     def push(self, payloads: Iterable[Any]) -> int:
         """Send every payload, in batches, expecting no reply; how many were sent."""
@@ -338,12 +351,21 @@ class Call:
         window = Window(self, payloads, fan_out)
         order = InOrder() if ordered else None
         produced = 0
+        deadline = deadline_after(timeout)
         while produced < messages:
             window.fill()
             if window.done and not fan_out:
                 return
             what = f"{len(window.outstanding)} of {window.sent} messages to {self.function!r}"
-            for reply in self.inbox.get(deadline_after(timeout), what):
+            try:
+                replies = self.inbox.get(self._first_of(deadline), what)
+            except CallTimeout:
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise
+                window.send_outstanding_again()  # silence: a stage may have lost them
+                continue
+            deadline = deadline_after(timeout)  # `timeout` bounds each wait for a reply
+            for reply in replies:
                 if reply is WELCOMED_AGAIN:
                     window.send_outstanding_again()
                     continue

@@ -36,6 +36,10 @@ class ClientBase(HasLogger, UsesCache):
         self.seal = Seal(key)
         #: the cluster's CURVE keys (from the same key), or None: plain sockets
         self.keys = cluster_keys(key)
+        #: seconds without a reply after which a call sends again what is
+        #: outstanding: for paths without a ledger (pipelines, chained servers),
+        #: whose stages lose what they held when they crash (None: never)
+        self.resend_after: float | None = None
         self.window = max(1, window)
         self.batch_size = max(1, batch_size)
         setup(label, logging_level)
@@ -76,7 +80,8 @@ class ClientBase(HasLogger, UsesCache):
     def _call(self, planned: tuple[str, list[Shipped]], cache: str, window: int) -> Call:
         return Call(planned, seal=self.seal, client=self.uuid, pipeline=self.pipeline,
                     cache=cache, window=window, batch_size=min(window, self.batch_size),
-                    send=self._send, inbox=self._dispatcher.inbox())
+                    send=self._send, inbox=self._dispatcher.inbox(),
+                    resend_after=self.resend_after)
 
     def close(self) -> None:
         """Close the client's sockets; calls still waiting fail."""

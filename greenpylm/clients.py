@@ -27,7 +27,7 @@ from gevent.event import Event
 from gevent.lock import Semaphore
 
 from .cache_client import CacheClient
-from .calls import Call, plan, steps_of
+from .calls import RESEND_AFTER, Call, plan, steps_of
 from .client_base import ClientBase
 from .log import DEFAULT_LEVEL
 from .patching import check_patch_order
@@ -76,6 +76,8 @@ class Client(ClientBase):
                          batch_size)
         self.server_name = server_name
         self.db_address = db_address
+        if sub_address:  # results come down a chain (a pipeline): no ledger on it
+            self.resend_after = RESEND_AFTER
         self.push_address = push_address
         self.sub_address = sub_address
         self.session = session

@@ -26,9 +26,10 @@ from .parts.connections import SubConnection
 from .parts.http import HttpService
 from .parts.servers import ServerTemplate
 from .parts.services import CacheService, PubService, PullService
-from .parts.ledger import HEARTBEAT_TIMEOUT, MAX_CAPACITY, WorkerPullService, WorkerPushService
+from .parts.ledger import (HEARTBEAT_TIMEOUT, MAX_CAPACITY, TIME_LIMIT_TRIES, WorkerPullService,
+                           WorkerPushService)
 from .parts.worker_connection import DEFAULT_CAPACITY, WorkerConnection
-from .wire import Message
+from .wire import Message, MissingKeyError
 
 
 class Server(MethodRunner):
@@ -136,8 +137,8 @@ class BaseMaster(ServerTemplate):
 
     def __init__(self, name: str, pipelined: bool, log_level: int | str,
                  worker_pull_address: str, worker_push_address: str, db_address: str,
-                 pub_address: str, heartbeat_timeout: float, max_worker_capacity: int,
-                 template: dict, serves_clients: bool = False) -> None:
+                 pub_address: str, ledger: dict, template: dict,
+                 serves_clients: bool = False) -> None:
         super().__init__(name, log_level, **template)
         #: signs again what the stream moves on a stage (a pipelined master's results)
         self.seal = Seal(template.get("key"))
@@ -145,13 +146,13 @@ class BaseMaster(ServerTemplate):
         pushed = self.register_inbound(WorkerPullService, "WorkerPull", worker_pull_address,
                                        route="Pub", hook=self.gather)
         link = self.register_outbound(WorkerPushService, "WorkerPush", worker_push_address,
-                                      route="Pub", hook=self.gather,
-                                      heartbeat_timeout=heartbeat_timeout,
-                                      max_capacity=max_worker_capacity)
+                                      route="Pub", hook=self.gather, **ledger)
         publish_and_cache(self, pub_address, db_address, ("WorkerPush", self.scatter,
-                          heartbeat_timeout) if serves_clients and not pipelined else None)
+                          link.heartbeat_timeout) if serves_clients and not pipelined else None)
         self.advertise("worker_pull_address", pushed)
         self.advertise("worker_push_address", link)
+        if link.time_limit:  # the workers take it from here
+            self.preset_cache(time_limit=link.time_limit)
 
     handle_stream = MethodRunner.handle_stream
     publishing = MethodRunner.publishing
@@ -172,16 +173,21 @@ class Master(BaseMaster):
     results on `pub_address` (to the client, or down a pipeline with
     ``pipelined=True``). `cache` may preset the cache's contents;
     `heartbeat_timeout` bounds the silence of workers and clients;
-    `max_worker_capacity` the messages one worker holds, whatever it claims."""
+    `max_worker_capacity` the messages one worker holds, whatever it claims;
+    `time_limit` (seconds, off by default) how long a message may run on a
+    worker before it is handed to another, `time_limit_tries` times at most
+    (then its client gets a `TimeLimitExceeded` error)."""
 
     def __init__(self, name: str, pull_address: str, pub_address: str, worker_pull_address: str,
                  worker_push_address: str, db_address: str, pipelined: bool = False,
                  cache: dict | None = None, log_level: int | str = DEFAULT_LEVEL, *,
                  heartbeat_timeout: float = HEARTBEAT_TIMEOUT,
-                 max_worker_capacity: int = MAX_CAPACITY, **template: Any) -> None:
+                 max_worker_capacity: int = MAX_CAPACITY, time_limit: float | None = None,
+                 time_limit_tries: int = TIME_LIMIT_TRIES, **template: Any) -> None:
+        ledger = dict(heartbeat_timeout=heartbeat_timeout, max_capacity=max_worker_capacity,
+                      time_limit=time_limit, time_limit_tries=time_limit_tries)
         super().__init__(name, pipelined, log_level, worker_pull_address, worker_push_address,
-                         db_address, pub_address, heartbeat_timeout, max_worker_capacity,
-                         template, serves_clients=True)
+                         db_address, pub_address, ledger, template, serves_clients=True)
         pull = self.register_inbound(PullService, "Pull", pull_address, route="WorkerPush",
                                      hook=self.scatter)
         self.advertise("pull_address", pull)
@@ -196,10 +202,12 @@ class Hub(BaseMaster):
                  pipelined: bool = False, cache: dict | None = None,
                  log_level: int | str = DEFAULT_LEVEL, *,
                  heartbeat_timeout: float = HEARTBEAT_TIMEOUT,
-                 max_worker_capacity: int = MAX_CAPACITY, **template: Any) -> None:
+                 max_worker_capacity: int = MAX_CAPACITY, time_limit: float | None = None,
+                 time_limit_tries: int = TIME_LIMIT_TRIES, **template: Any) -> None:
+        ledger = dict(heartbeat_timeout=heartbeat_timeout, max_capacity=max_worker_capacity,
+                      time_limit=time_limit, time_limit_tries=time_limit_tries)
         super().__init__(name, pipelined, log_level, worker_pull_address, worker_push_address,
-                         db_address, pub_address, heartbeat_timeout, max_worker_capacity,
-                         template)
+                         db_address, pub_address, ledger, template)
         self.register_inbound(SubConnection, "Sub", sub_address, route="WorkerPush",
                               hook=self.scatter, topic=previous)
         self.preset_cache(sub_address=sub_address, **(cache or {}))
@@ -218,7 +226,7 @@ class Worker(UsesCache, MethodRunner):
     def __init__(self, name: str = "", db_address: str = "", push_address: str | None = None,
                  pull_address: str | None = None, log_level: int | str = DEFAULT_LEVEL,
                  messages: int = sys.maxsize, *, capacity: int = DEFAULT_CAPACITY,
-                 **runner: Any) -> None:
+                 time_limit: float | None = None, **runner: Any) -> None:
         if not db_address:
             raise ValueError("a Worker needs the db_address of its master")
         worker_id = str(uuid.uuid4())
@@ -227,6 +235,8 @@ class Worker(UsesCache, MethodRunner):
         self.push_address = push_address
         self.pull_address = pull_address
         self.capacity = capacity
+        #: seconds a message may run here (None: the master's `time_limit`, if any)
+        self.time_limit = time_limit
         self.cache_client = CacheClient("master", db_address, self.context, worker_id,
                                         log=self.log, keys=self.keys)
 
@@ -237,8 +247,14 @@ class Worker(UsesCache, MethodRunner):
             self.serves = ask("get", "name").decode()
             self.cache_client.server_name = self.serves
             self.pull_address = self.pull_address or ask("get", "worker_push_address").decode()
+            if self.time_limit is None:
+                try:
+                    self.time_limit = float(ask("get", "time_limit"))
+                except MissingKeyError:
+                    pass  # the master sets none
             self.register_inbound(WorkerConnection, "Master", self.pull_address,
-                                  hook=self.execute, capacity=self.capacity)
+                                  hook=self.execute, capacity=self.capacity,
+                                  time_limit=self.time_limit)
             self.log.info("working for {!r} at {}", self.serves, self.pull_address)
         return super().spawn()
 

@@ -2,7 +2,8 @@
 
     python tests/servers_for_tests.py server NAME DB PULL PUB [LEVEL]
     python tests/servers_for_tests.py recording NAME DB PULL PUB
-    python tests/servers_for_tests.py master NAME DB PULL PUB WORKER_PULL WORKER_PUSH [HEARTBEAT_TIMEOUT]
+    python tests/servers_for_tests.py master NAME DB PULL PUB WORKER_PULL WORKER_PUSH
+                                      [HEARTBEAT_TIMEOUT [TIME_LIMIT TRIES]]
     python tests/servers_for_tests.py worker NAME MASTER_DB
     python tests/servers_for_tests.py forgetful NAME PULL NEXT EVERY [last]
 """
@@ -73,6 +74,18 @@ class NamedWorker(Worker):
         self.log.info("ran {}", payload.decode())
         return self.work(payload)
 
+    def stall(self, payload: bytes) -> bytes:
+        """Holds the hub for ever on a worker whose name starts with 'stuck'."""
+        if self.name.startswith("stuck"):
+            time.sleep(3600)  # blocking: the hub is held, only the beat thread runs
+        return self.work(payload)
+
+    def doze(self, payload: bytes) -> bytes:
+        """Waits for ever (yielding) on a worker whose name starts with 'stuck'."""
+        if self.name.startswith("stuck"):
+            gevent.sleep(3600)
+        return self.work(payload)
+
     def big(self, payload: bytes) -> bytes:
         """A result of `payload` megabytes."""
         return b"x" * (int(payload) * 1_000_000)
@@ -107,6 +120,8 @@ def main() -> None:
     elif role == "master":
         db, pull, pub, worker_pull, worker_push, *timeout = rest
         options = {"heartbeat_timeout": float(timeout[0])} if timeout else {}
+        if len(timeout) == 3:
+            options.update(time_limit=float(timeout[1]), time_limit_tries=int(timeout[2]))
         Master(name, pull, pub, worker_pull, worker_push, db, **options).start()
     elif role == "worker":
         NamedWorker(name, rest[0]).start()

@@ -9,7 +9,7 @@ from typing import Any, Callable, Iterable, Iterator
 import zmq.green as zmq
 
 from ..cache_client import CacheClient
-from ..calls import plan, steps_of
+from ..calls import RESEND_AFTER, plan, steps_of
 from ..client_base import ClientBase
 from ..log import DEFAULT_LEVEL
 from ..wire import links
@@ -58,6 +58,7 @@ class LoopClient(ChainClient):
         super().__init__("loop-client", pull_address, db_address, server_name, pipeline,
                          logging_level, context, key, window, batch_size, linger_ms=1000)
         self.push_address = push_address
+        self.resend_after = RESEND_AFTER  # a chain has no ledger: resend after a silence
         self._replies = links.new_socket(self.context, zmq.PULL)
         links.connect(self._replies, push_address, self.keys)
         self.log.info("sending jobs to {}, taking results from {}", pull_address, push_address)

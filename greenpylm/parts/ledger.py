@@ -24,7 +24,7 @@ from typing import Any
 import gevent
 import zmq.green as zmq
 
-from ..wire import Message, ProtocolError
+from ..wire import ErrorRecord, Message, ProtocolError
 from ..wire import worker_link as link
 from ..wire.frames import foreign_version, version_mismatch
 from ..wire.transport import recv_frames, send_frames
@@ -35,6 +35,7 @@ from .part import Host
 HEARTBEAT_TIMEOUT = 3.0    # seconds of silence after which a worker is lost
 MAX_CAPACITY = 4096        # messages one worker may hold, whatever it announces
 ORPHANS_KEPT = 65536       # tickets of lost workers whose late answers are still taken
+TIME_LIMIT_TRIES = 3       # runs past the time limit after which a message fails
 SPREAD_AFTER = 0.05        # seconds of idle workers after which new work is shared evenly
 
 
@@ -48,6 +49,7 @@ class WorkerState:
     last_seen: float
     id: bytes = b""
     holds: set[int] = field(default_factory=set)  # tickets
+    overtimes: int = 0  # its messages that ran past the time limit: it is served last
 
     @property
     def room(self) -> int:
@@ -66,7 +68,10 @@ class WorkerPushService(Outbound):
 
     `heartbeat_timeout`: seconds of silence after which a worker is lost (3);
     `max_capacity`: the most messages one worker is handed at once, whatever
-    capacity it announces (4096), so that no peer can claim all the work.
+    capacity it announces (4096), so that no peer can claim all the work;
+    `time_limit`: seconds a message may run on a worker (None: no limit).
+    Past it the message goes to another worker, `time_limit_tries` times at
+    most, and then its client gets a `TimeLimitExceeded` error.
     """
 
     socket_type = zmq.ROUTER
@@ -75,10 +80,14 @@ class WorkerPushService(Outbound):
 
     def __init__(self, name: str, listen_address: str, *,
                  heartbeat_timeout: float = HEARTBEAT_TIMEOUT, max_capacity: int = MAX_CAPACITY,
+                 time_limit: float | None = None, time_limit_tries: int = TIME_LIMIT_TRIES,
                  **outbound: Any) -> None:
         super().__init__(name, listen_address, **outbound)
         self.heartbeat_timeout = float(heartbeat_timeout)
         self.max_capacity = max(1, int(max_capacity))
+        self.time_limit = float(time_limit) if time_limit else None
+        self.time_limit_tries = max(1, int(time_limit_tries))
+        self._overtime: dict[bytes, int] = {}  # message id -> runs past the time limit
         self.workers: dict[bytes, WorkerState] = {}  # by the link's zmq identity
         self.by_id: dict[bytes, WorkerState] = {}  # by the id in their hellos
         self.held: dict[int, tuple[bytes, Message]] = {}  # ticket -> (worker, message)
@@ -121,7 +130,8 @@ class WorkerPushService(Outbound):
     # -- the router's side -------------------------------------------------
     def send_queued(self) -> None:
         """Hand the queued messages (`outbox`) to the workers with room, the
-        roomiest first, in whole batches. Work that finds every worker idle
+        roomiest first (and those whose messages ran past the time limit
+        last), in whole batches. Work that finds every worker idle
         for a while (`SPREAD_AFTER`: a new job) is shared evenly, so that a
         small job is spread too, as pylm's round robin spread it; within a
         running job, small batches would cost a round trip each."""
@@ -134,7 +144,7 @@ class WorkerPushService(Outbound):
                     break
                 spread = not self.held and time.monotonic() - self._idle_since > SPREAD_AFTER
                 share = -(-len(self.outbox) // len(ready)) if spread else len(self.outbox)
-                for worker in sorted(ready, key=lambda w: -w.room):
+                for worker in sorted(ready, key=lambda w: (w.overtimes, -w.room)):
                     self._hand(worker, share)
                     if not self.outbox:
                         break
@@ -183,6 +193,8 @@ class WorkerPushService(Outbound):
                     self._answered(identity, *link.parse_results(body, self.max_frame))
                 elif kind == link.HELLO:
                     self._hello(identity, *link.parse_hello(body))
+                elif kind == link.STUCK:
+                    self._stuck(*link.parse_stuck(body))
                 elif kind == link.BYE:
                     worker = self.workers.get(identity)
                     if worker is not None:
@@ -222,6 +234,12 @@ class WorkerPushService(Outbound):
         worker = self.workers.get(identity)
         if worker is not None:
             worker.last_seen = time.monotonic()
+        if self.time_limit:  # a step that yielded past the limit: try another worker
+            late = {t for t, r in zip(tickets, results) if r.error is not None
+                    and r.error.type == link.TIME_LIMIT_EXCEEDED and t in self.held}
+            for ticket in late:
+                self._over_time(ticket)
+            done = [t for t in done if t not in late]
         first = {}  # ticket answered for the first time -> the lane of its caller
         for ticket in done:
             entry = self.held.pop(ticket, None)
@@ -249,6 +267,41 @@ class WorkerPushService(Outbound):
             self.server.router.emit(self.name, fresh)
         if not self.outbox and not self.held:
             self._idle.set()
+
+    def _stuck(self, worker_id: bytes, tickets: list[int]) -> None:
+        """A worker's beat thread says these have run past the time limit while
+        its hub is held: they go to others, and the worker is taken for lost."""
+        worker = self.by_id.get(worker_id)
+        if worker is None:
+            return
+        for ticket in tickets:
+            if ticket in worker.holds and ticket in self.held:
+                self._over_time(ticket)
+        self._lose(worker, f"stuck in a step for more than time_limit={self.time_limit:g} s")
+
+    def _over_time(self, ticket: int) -> None:
+        """The message of `ticket` ran past the time limit: hand it out again,
+        or, after `time_limit_tries` runs, answer it with `TimeLimitExceeded`."""
+        holder_identity, message = self.held.pop(ticket)
+        holder = self.workers.get(holder_identity)
+        if holder is not None:
+            holder.holds.discard(ticket)
+            holder.overtimes += 1
+        runs = self._overtime[message.id] = self._overtime.get(message.id, 0) + 1
+        while len(self._overtime) > ORPHANS_KEPT:
+            del self._overtime[next(iter(self._overtime))]
+        self.server.stats["over_time_limit"] += 1
+        if runs < self.time_limit_tries:
+            self.orphans[ticket] = message  # if it ends after all, its answer is taken
+            self.outbox.put_back([message])
+            self._ready.set()
+            return
+        del self._overtime[message.id]
+        self.problems.note("failed.time_limit", "a message ran past time_limit={:g} s {} "
+                           "times: its client is told", self.time_limit, runs)
+        error = ErrorRecord(link.TIME_LIMIT_EXCEEDED, f"ran longer than the time limit of "
+                            f"{self.time_limit:g} s, {runs} times, on workers of {self.server.name}")
+        self.server.router.emit(self.name, [message.reply(error=error)])
 
     def _give_back(self, worker: WorkerState) -> int:
         """A worker taken for lost speaks again on the same connection: zmq lost

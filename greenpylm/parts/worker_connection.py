@@ -3,6 +3,7 @@ DEALER) takes work, sends results and heartbeats; `HeartbeatThread` keeps
 the heartbeats going from a real thread while user code holds the hub."""
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Any
 
@@ -14,6 +15,7 @@ from gevent.lock import Semaphore
 
 from ..wire import links
 from ..wire import Message, ProtocolError
+from ..wire.errors import TimeLimitExceeded
 from ..wire import worker_link as link
 from ..wire.transport import send_frames
 from .inbound import Inbound
@@ -26,16 +28,22 @@ class WorkerConnection(Inbound):
     """A worker's link to its master: takes work, sends results and heartbeats.
 
     `capacity`: how many messages it holds at once (announced to the master
-    in every hello).
+    in every hello). `time_limit`: seconds a message may run; one that
+    yields past it ends with `TimeLimitExceeded`, and one that holds the hub
+    past it is reported by the heartbeat thread (the master hands it to
+    another worker, and takes this one for lost).
     """
 
     socket_type = zmq.DEALER
     bind = False
 
     def __init__(self, name: str, listen_address: str, *, capacity: int = DEFAULT_CAPACITY,
-                 **inbound: Any) -> None:
+                 time_limit: float | None = None, **inbound: Any) -> None:
         super().__init__(name, listen_address, **inbound)
         self.capacity = int(capacity)
+        self.time_limit = float(time_limit) if time_limit else None
+        self.running: dict[int, float] = {}  # tickets running -> since (with a time limit)
+        self.hub_seen = time.monotonic()  # when the hub last ran `announce`
         self.worker_id = uuid.uuid4().bytes
         self._results: list[Message] = []  # results to send, each with its ticket
         self._done: list[int] = []  # tickets whose results are all in `_results`
@@ -54,6 +62,7 @@ class WorkerConnection(Inbound):
         beat = HeartbeatThread(self) if not self.listen_address.startswith("inproc://") else None
         try:
             while True:
+                self.hub_seen = time.monotonic()
                 self._send(link.hello(self.capacity, self.server.name, self.worker_id))
                 gevent.sleep(HEARTBEAT_INTERVAL)
         finally:
@@ -76,10 +85,21 @@ class WorkerConnection(Inbound):
         the results of a ticket always travel with it. A message that gave no
         result is answered DROPPED, so that its ticket is done."""
         for message in messages:
-            outcome = self.pass_on(self.scatter, message, _itself)
+            outcome = self._run(message) if self.time_limit else self.pass_on(
+                self.scatter, message, _itself)
             self._results.extend(outcome or [message.reply(dropped=True)])
             self._done.append(message.ticket)
         return []
+
+    def _run(self, message: Message) -> list:
+        """`pass_on` within the time limit (seen by the heartbeat thread too)."""
+        self.running[message.ticket] = time.monotonic()
+        late = TimeLimitExceeded(f"ran longer than the time limit of {self.time_limit:g} s")
+        try:
+            with gevent.Timeout(self.time_limit, late):
+                return self.pass_on(self.scatter, message, _itself)
+        finally:
+            del self.running[message.ticket]
 
     def after_burst(self, wait: bool = True) -> None:
         """Send the results gathered so far, with the tickets they answer."""
@@ -119,25 +139,42 @@ class HeartbeatThread:
 
     def __init__(self, part: WorkerConnection) -> None:
         self._stopping = monkey.get_original("threading", "Event")()
-        frames = link.hello(part.capacity, part.server.name, part.worker_id, link.ROLE_BEAT)
+        self._part = part
+        self._told: set[int] = set()  # tickets reported stuck
         context = plain_zmq.Context.shadow(part.server.context.underlying)
         self._thread = monkey.get_original("threading", "Thread")(
-            target=self._beat, args=(context, part.listen_address, frames, part.server.keys),
+            target=self._beat, args=(context,),
             name=f"greenpylm-heartbeat-{part.server.name}", daemon=True)
         self._thread.start()
 
-    def _beat(self, context: Any, address: str, frames: list, keys: Any) -> None:
+    def _beat(self, context: Any) -> None:
+        part = self._part
+        frames = link.hello(part.capacity, part.server.name, part.worker_id, link.ROLE_BEAT)
         socket = links.new_socket(context, plain_zmq.DEALER)
         socket.setsockopt(plain_zmq.SNDHWM, 2)
-        links.connect(socket, address, keys)
+        links.connect(socket, part.listen_address, part.server.keys)
         try:
             while not self._stopping.wait(HEARTBEAT_INTERVAL):
                 try:
                     socket.send_multipart(frames, plain_zmq.NOBLOCK)
+                    stuck = self._stuck()
+                    if stuck:
+                        socket.send_multipart(link.stuck(part.worker_id, stuck),
+                                              plain_zmq.NOBLOCK)
+                        self._told.update(stuck)
                 except plain_zmq.Again:
                     pass  # no master right now: the next beat will tell
         finally:
             socket.close()
+
+    def _stuck(self) -> list[int]:
+        """Tickets past the time limit while the hub is held (the step does not
+        yield: only this thread can tell)."""
+        part, now = self._part, time.monotonic()
+        if part.time_limit is None or now - part.hub_seen < 2 * HEARTBEAT_INTERVAL:
+            return []
+        return [ticket for ticket, since in part.running.copy().items()
+                if now - since > part.time_limit and ticket not in self._told]
 
     def stop(self) -> None:
         """End the beats; the master will declare this worker lost unless it says goodbye."""

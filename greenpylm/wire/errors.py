@@ -23,6 +23,10 @@ class ProtocolError(GreenpylmError):
         super().__init__(f"{kind}: {detail}" if detail else kind)
 
 
+class TimeLimitExceeded(GreenpylmError):
+    """A message ran longer than its master's (or worker's) `time_limit`."""
+
+
 class RemoteError(GreenpylmError):
     """An error raised on a server, carried back to the client.
 

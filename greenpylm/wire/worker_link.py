@@ -12,6 +12,8 @@ drops the late answers of a ticket that was already answered.
                        (role 'W': from the work link, announces the worker;
                         role 'B': a heartbeat from the worker's beat thread)
                        [BYE]                               (leaving: hand my work back)
+                       [STUCK,   worker id, tickets]       (from the beat thread: these
+                        have run past the time limit while the worker's hub is held)
 """
 from __future__ import annotations
 
@@ -26,6 +28,9 @@ WORK = MAGIC + bytes((VERSION, ord("K")))
 RESULTS = MAGIC + bytes((VERSION, ord("R")))
 HELLO = MAGIC + bytes((VERSION, ord("H")))
 BYE = MAGIC + bytes((VERSION, ord("Y")))
+STUCK = MAGIC + bytes((VERSION, ord("T")))
+#: the error type of a message that ran past its time limit
+TIME_LIMIT_EXCEEDED = "TimeLimitExceeded"
 _HELLO = struct.Struct(">IB")
 ROLE_LINK = ord("W")
 ROLE_BEAT = ord("B")
@@ -53,6 +58,17 @@ def results(done: Sequence[int], tickets: Sequence[int], batch: list) -> list:
 
 def hello(capacity: int, name: str, worker: bytes, role: int = ROLE_LINK) -> list:
     return [HELLO, _HELLO.pack(capacity, role), name.encode(), worker]
+
+
+def stuck(worker: bytes, tickets: Sequence[int]) -> list:
+    return [STUCK, worker, pack_tickets(tickets)]
+
+
+def parse_stuck(frames: Sequence[bytes]) -> tuple[bytes, list[int]]:
+    """Worker id and tickets of a STUCK message."""
+    if len(frames) != 3:
+        raise ProtocolError("bad-stuck", "expected [STUCK, worker id, tickets]")
+    return bytes(frames[1]), unpack_tickets(frames[2])
 
 
 def parse_work(frames: Sequence[bytes], max_frame: int) -> tuple[list[int], list[Message]]:
