@@ -59,5 +59,38 @@ def worker(db: str) -> None:
     Who(db_address=f"tcp://127.0.0.1:{db}", log_level="WARNING").start()
 
 
+def master_wide(advertise: str, db: str, pull: str, pub: str, wpull: str, wpush: str) -> None:
+    """A master bound on every interface, advertised as `advertise`."""
+    from greenpylm.servers import Master
+    a = "tcp://0.0.0.0:{}".format
+    Master("bench", a(pull), a(pub), a(wpull), a(wpush), a(db), log_level="WARNING",
+           advertise=advertise).start()
+
+
+def worker_at(db: str, pull: str, capacity: str = "256") -> None:
+    """A worker of the master whose cache is at `db`, taking work from `pull`."""
+    from greenpylm.servers import Worker
+
+    class Echo(Worker):
+        def echo(self, payload: bytes) -> bytes:
+            return payload
+
+    Echo(db_address=db, pull_address=pull, log_level="WARNING",
+         capacity=int(capacity)).start()
+
+
+def client_job(db: str, count: str) -> None:
+    """Runs one job of `count` 16-byte messages after a warm-up; prints its rate."""
+    import time
+
+    from greenpylm.clients import Client
+    with Client("bench", db, logging_level="WARNING") as client:
+        list(client.job("bench.echo", (b"x" * 16 for _ in range(2000)), timeout=60))
+        start = time.perf_counter()
+        done = sum(1 for _ in client.job("bench.echo", (b"x" * 16 for _ in range(int(count))),
+                                         timeout=60))
+        print(f"rate {done / (time.perf_counter() - start):.1f}", flush=True)
+
+
 if __name__ == "__main__":
     globals()[sys.argv[1]](*sys.argv[2:])
