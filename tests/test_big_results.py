@@ -9,7 +9,7 @@ import pytest
 
 from greenpylm import RemoteError
 from greenpylm.clients import Client
-from helpers import Proc, free_port, tcp
+from helpers import Proc, free_port, python_code, tcp
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -32,3 +32,41 @@ def test_an_80_mb_result_fails_alone_while_a_job_runs_beside_it(procs):
         assert client.eval("m.work", b"next", timeout=10).startswith(b"next|")
         figures = json.loads(client.cache_client.request("stats", "", timeout=10))
     assert figures["in_flight"] == 0
+
+
+def rss_mb(pid: int) -> float:
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS")
+
+
+STRANGER = """
+import os, sys, zmq
+from zmq.utils.monitor import recv_monitor_message
+subscriber = zmq.Context().socket(zmq.SUB)
+monitor = subscriber.get_monitor_socket(zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_DISCONNECTED)
+subscriber.connect(sys.argv[1])
+recv_monitor_message(monitor)  # connected
+for i in range(8):
+    subscriber.setsockopt(zmq.SUBSCRIBE, bytes([65 + i]) * 1_000_000)
+monitor.poll(10000)  # the server hangs up on the first of them (or keeps them all)
+print("subscribed", flush=True)
+sys.stdin.readline()
+os._exit(0)  # libzmq frees a trie of such topics recursively: its stack would overflow
+"""
+
+
+def test_huge_subscription_topics_are_refused_and_cost_no_memory(procs):
+    db, pull, pub = (tcp(free_port()) for _ in range(3))
+    server = Proc(["tests/servers_for_tests.py", "server", "s", db, pull, pub])
+    procs.append(server)
+    server.wait_for("started")
+    with Client("s", db) as client:
+        assert client.eval("s.foo", b"warm", timeout=10) == b"you sent me warm"
+        before = rss_mb(server.popen.pid)
+        stranger = python_code(STRANGER, pub)
+        procs.append(stranger)
+        stranger.wait_for("subscribed")
+        assert client.eval("s.foo", b"after", timeout=10) == b"you sent me after"
+        assert rss_mb(server.popen.pid) - before < 60

@@ -33,6 +33,7 @@ class PushPart(Outbound):
 
 
 PUB_HWM = 10_000  # batches queued per subscriber before the publisher waits
+MAX_TOPIC = 4096  # bytes of a subscription topic (client ids and server names are short)
 
 
 def is_client_topic(topic: bytes) -> bool:
@@ -76,6 +77,11 @@ class PubPart(Outbound):
         # losing messages (pylm's PUB dropped them past its high-water mark)
         socket.setsockopt(zmq.XPUB_NODROP, 1)
         socket.setsockopt(zmq.SNDHWM, PUB_HWM)
+
+    def frame_limit(self) -> int:
+        """Subscriptions only come in: zmq keeps a node per byte of each topic, so
+        a peer that sends a longer one is disconnected before it is stored."""
+        return MAX_TOPIC + 1
 
     def handle_stream(self, message: Message) -> tuple[str, Message]:
         """The topic `message` is published under: the hook's (a server's

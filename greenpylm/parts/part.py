@@ -76,7 +76,7 @@ class Part(HasLogger):
             self.configure(self.socket)
             if self.bind:
                 self.listen_address = links.bind(self.socket, self.listen_address,
-                                                 self.server.keys, self.max_frame)
+                                                 self.server.keys, self.frame_limit())
                 if self.listen_address.startswith(("tcp://", "ipc://")):
                     self.listener = ListenerWatch(self.socket, self.listen_address, self.problems,
                                                secured=self.server.keys is not None)
@@ -87,6 +87,11 @@ class Part(HasLogger):
             self.socket = None
             raise
         self.log.debug("{} {}", "bound" if self.bind else "connected", self.listen_address)
+
+    def frame_limit(self) -> int:
+        """The largest frame zmq lets in on the bound socket (a larger one drops
+        its connection): a message's `max_frame`, with room for its header."""
+        return self.max_frame + links.FRAME_SLACK
 
     def configure(self, socket: Any) -> None:
         """Set socket options before bind/connect (`links.new_socket` made it

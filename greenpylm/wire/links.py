@@ -88,10 +88,11 @@ def new_socket(context: Any, kind: int) -> Any:
     return socket
 
 
-def bind(socket: Any, address: str, keys: ClusterKeys | None, max_frame: int) -> str:
-    """Bind `socket` to `address` (CURVE server if `keys`, frames up to about
-    `max_frame` bytes); the address it listens on (a wildcard port resolved)."""
-    socket.setsockopt(zmq.MAXMSGSIZE, max_frame + FRAME_SLACK)
+def bind(socket: Any, address: str, keys: ClusterKeys | None, frame_limit: int) -> str:
+    """Bind `socket` to `address` (CURVE server if `keys`; zmq drops a peer
+    that sends a frame over `frame_limit` bytes); the address it listens on
+    (a wildcard port resolved)."""
+    socket.setsockopt(zmq.MAXMSGSIZE, frame_limit)
     _ipv6(socket, address)
     secure(keys, socket, address, bind=True)
     socket.bind(address)
