@@ -20,27 +20,40 @@ class Mailbox(deque):
     """A FIFO of items between greenlets: a `deque` (its own `append`,
     `extend`, `popleft`, `len` stay as fast), bounded if asked.
 
-    `put` waits while `limit` items are queued (no limit: never); `take`
-    returns up to n items at once and never waits. Whoever waits for items
-    is woken by whoever puts them (a `Turns`, an event of its own).
+    `put` waits while `limit` items are queued, or (with `byte_limit`) while
+    the queued items weigh that many bytes by `size` (no limit: never; one
+    item always fits); `take` returns up to n items at once and never waits.
+    Whoever waits for items is woken by whoever puts them (a `Turns`, an
+    event of its own). Only `put`, `put_back` and `take` keep the weight.
     """
 
-    def __init__(self, limit: int | None = None) -> None:
+    def __init__(self, limit: int | None = None, byte_limit: int | None = None,
+                 size: Callable[[Any], int] | None = None) -> None:
         super().__init__()
         self.limit = limit
+        self.byte_limit = byte_limit if size is not None else None
+        self.size = size
+        self.bytes = 0  # what the queued items weigh (with a byte limit)
         self._space = Event()
         self._space.set()
 
+    def _full(self) -> bool:
+        return (self.limit is not None and len(self) >= self.limit) or (
+            self.byte_limit is not None and self.bytes >= self.byte_limit and len(self) > 0)
+
     def put(self, item: Any) -> None:
         """Queue `item` at the end, waiting while the mailbox is full."""
-        limit = self.limit
-        while limit is not None and len(self) >= limit:
+        while self._full():
             self._space.clear()
             self._space.wait()
+        if self.byte_limit is not None:
+            self.bytes += self.size(item)
         self.append(item)
 
     def put_back(self, items: list) -> None:
         """Queue `items` first, in their order (work handed back)."""
+        if self.byte_limit is not None:
+            self.bytes += sum(map(self.size, items))
         self.extendleft(reversed(items))
 
     def take(self, count: int | None = None) -> list:
@@ -48,7 +61,9 @@ class Mailbox(deque):
         n = len(self) if count is None else min(count, len(self))
         popleft = self.popleft
         taken = [popleft() for _ in range(n)]
-        if self.limit is None or len(self) < self.limit:
+        if self.byte_limit is not None:
+            self.bytes -= sum(map(self.size, taken))
+        if not self._full():
             self._space.set()
         return taken
 

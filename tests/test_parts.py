@@ -166,3 +166,21 @@ def test_preset_cache_names_the_server_and_stores_bytes():
 def test_a_misspelt_option_is_a_type_error_naming_it(build):
     with pytest.raises(TypeError, match="concurency|heartbeat|topik"):
         build()
+
+
+def test_an_outbox_bounds_the_bytes_it_holds_as_well_as_the_messages():
+    from greenpylm.parts.outbound import OUTBOX_BYTES
+
+    part = Outbound("Out", "inproc://nowhere")
+    big = Message("s.f", b"x" * (OUTBOX_BYTES // 4))
+    for _ in range(4):
+        part.outbox.put(big)  # four quarters: full, with 4 messages of 20,000 allowed
+    assert part.outbox.bytes == 4 * len(big.payload)
+    waiting = gevent.spawn(part.outbox.put, Message("s.f", b"one more"))
+    gevent.sleep(0)  # it runs until it waits
+    assert not waiting.dead  # the producer waits
+    assert len(part.outbox.take(1)) == 1
+    waiting.join(timeout=5)
+    assert waiting.dead and part.outbox.bytes == 3 * len(big.payload) + len(b"one more")
+    part.outbox.put_back(part.outbox.take())
+    assert part.outbox.bytes == 3 * len(big.payload) + len(b"one more")

@@ -16,7 +16,7 @@ from ..wire import ErrorRecord, Message, ProtocolError, decode
 from ..wire.frames import header_id, version_mismatch, version_refusal, welcome, welcome_nonce
 from ..wire.transport import recv_frames, send_frames
 from .inbound import Inbound
-from .outbound import Outbound
+from .outbound import Outbound, payload_bytes
 from .part import Part
 
 
@@ -77,6 +77,9 @@ class PubPart(Outbound):
         # losing messages (pylm's PUB dropped them past its high-water mark)
         socket.setsockopt(zmq.XPUB_NODROP, 1)
         socket.setsockopt(zmq.SNDHWM, PUB_HWM)
+
+    def weight(self, item: Any) -> int:
+        return payload_bytes(item[1])  # (topic, message); a welcome has no message
 
     def frame_limit(self) -> int:
         """Subscriptions only come in: zmq keeps a node per byte of each topic, so

@@ -15,7 +15,14 @@ from .part import Part
 
 BATCH_SIZE = 256      # messages at most in one multipart send
 OUTBOX_LIMIT = 20000  # messages queued in an outbound part before producers wait
+OUTBOX_BYTES = 256 * 1024 * 1024  # or payload bytes
 LINGER_MS = 500       # how long a closing outbound socket may flush
+
+
+def payload_bytes(message: Message | None) -> int:
+    """The bytes of a message's payload (0 for none, or one not encoded yet)."""
+    payload = None if message is None else message.payload
+    return len(payload) if isinstance(payload, (bytes, bytearray, memoryview)) else 0
 
 
 class Outbound(Part):
@@ -25,15 +32,15 @@ class Outbound(Part):
     part's greenlet (or the producer, at the end of a burst: `Router.flush`)
     sends what is queued in batches of up to `batch_size` (`BATCH_SIZE`
     by default) messages per multipart send. Producers wait
-    when `OUTBOX_LIMIT` messages are queued, so memory stays bounded when
-    the peer is slow.
+    when `OUTBOX_LIMIT` messages or `OUTBOX_BYTES` of payloads are queued,
+    so memory stays bounded when the peer is slow.
     """
 
     def __init__(self, name: str, listen_address: str, *, batch_size: int | None = None,
                  **part: Any) -> None:
         super().__init__(name, listen_address, **part)
         self.batch_size = int(batch_size or self.default_batch_size)
-        self.outbox = Mailbox(OUTBOX_LIMIT)
+        self.outbox = Mailbox(OUTBOX_LIMIT, OUTBOX_BYTES, self.weight)
         self._ready = Event()  # the sender greenlet has something to send
         self._idle = Event()
         self._idle.set()
@@ -49,6 +56,10 @@ class Outbound(Part):
         """What an answer from this part's peers becomes before the router hands
         it on (`Router.emit`): the hook's messages (a master's ``gather``), or itself."""
         return (message,) if self.hook is None else self.hook(message)
+
+    def weight(self, item: Any) -> int:
+        """The bytes an item of the outbox holds (a message's payload)."""
+        return payload_bytes(item)
 
     def handle(self, message: Message) -> Message | None:
         """Take one message from the router (queued for sending); no feedback."""
