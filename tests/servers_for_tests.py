@@ -4,7 +4,7 @@
     python tests/servers_for_tests.py recording NAME DB PULL PUB
     python tests/servers_for_tests.py master NAME DB PULL PUB WORKER_PULL WORKER_PUSH
                                       [HEARTBEAT_TIMEOUT [TIME_LIMIT TRIES]]
-    python tests/servers_for_tests.py worker NAME MASTER_DB
+    python tests/servers_for_tests.py worker NAME MASTER_DB [TIME_LIMIT]
     python tests/servers_for_tests.py forgetful NAME PULL NEXT EVERY [last]
 """
 from __future__ import annotations
@@ -124,7 +124,8 @@ def main() -> None:
             options.update(time_limit=float(timeout[1]), time_limit_tries=int(timeout[2]))
         Master(name, pull, pub, worker_pull, worker_push, db, **options).start()
     elif role == "worker":
-        NamedWorker(name, rest[0]).start()
+        db, *limit = rest
+        NamedWorker(name, db, time_limit=float(limit[0]) if limit else None).start()
     elif role == "forgetful":
         pull, following, every, *last = rest
         kind = ForgetfulLast if last else Forgetful

@@ -277,7 +277,7 @@ class WorkerPushService(Outbound):
         for ticket in tickets:
             if ticket in worker.holds and ticket in self.held:
                 self._over_time(ticket)
-        self._lose(worker, f"stuck in a step for more than time_limit={self.time_limit:g} s")
+        self._lose(worker, f"stuck in a step past the time limit ({self._limit()})")
 
     def _over_time(self, ticket: int) -> None:
         """The message of `ticket` ran past the time limit: hand it out again,
@@ -297,11 +297,15 @@ class WorkerPushService(Outbound):
             self._ready.set()
             return
         del self._overtime[message.id]
-        self.problems.note("failed.time_limit", "a message ran past time_limit={:g} s {} "
-                           "times: its client is told", self.time_limit, runs)
-        error = ErrorRecord(link.TIME_LIMIT_EXCEEDED, f"ran longer than the time limit of "
-                            f"{self.time_limit:g} s, {runs} times, on workers of {self.server.name}")
+        self.problems.note("failed.time_limit", "a message ran past the time limit ({}) {} "
+                           "times: its client is told", self._limit(), runs)
+        error = ErrorRecord(link.TIME_LIMIT_EXCEEDED, f"ran longer than the time limit "
+                            f"({self._limit()}), {runs} times, on workers of {self.server.name}")
         self.server.router.emit(self.name, [message.reply(error=error)])
+
+    def _limit(self) -> str:
+        """The time limit, in words (a worker may have one of its own)."""
+        return f"{self.time_limit:g} s" if self.time_limit else "the worker's own"
 
     def _give_back(self, worker: WorkerState) -> int:
         """A worker taken for lost speaks again on the same connection: zmq lost
