@@ -142,12 +142,3 @@ def wait_readable(socket: Any, deadline: float | None) -> bool:
         with gevent.Timeout(remaining, False):
             socket._wait_read()  # zmq.green's: returns once the socket may have input
     return True
-    while not has_input(socket):
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            return False
-        try:
-            gevent.socket.wait_read(socket.FD, min(remaining, 1.0))
-        except gevent.socket.timeout:
-            pass
-    return True
