@@ -70,3 +70,36 @@ def test_huge_subscription_topics_are_refused_and_cost_no_memory(procs):
         stranger.wait_for("subscribed")
         assert client.eval("s.foo", b"after", timeout=10) == b"you sent me after"
         assert rss_mb(server.popen.pid) - before < 60
+
+
+def test_results_a_master_cannot_read_fail_their_calls_instead_of_hanging(running):
+    import zmq.green as gzmq
+
+    from greenpylm.servers import Master
+    from greenpylm.wire import worker_link as link
+
+    db, pull, pub, wpull, wpush = (tcp(free_port()) for _ in range(5))
+    running(Master("m", pull, pub, wpull, wpush, db))
+    garbling = gzmq.Context.instance().socket(gzmq.DEALER)
+    garbling.setsockopt(gzmq.LINGER, 0)
+    garbling.connect(wpush)
+
+    def answer_with_garbage() -> None:
+        garbling.send_multipart(link.hello(16, "garbling", b"garbling-id"))
+        tickets, _ = link.parse_work(garbling.recv_multipart(), 1 << 26)
+        batch = [b"GPLM\x02B", b"not a header", b"payload"]  # tickets done, results unreadable
+        garbling.send_multipart(link.results(tickets, tickets, batch))
+        while True:
+            garbling.send_multipart(link.hello(16, "garbling", b"garbling-id"))
+            gevent.sleep(0.2)
+
+    fake = gevent.spawn(answer_with_garbage)
+    try:
+        with Client("m", db) as client:
+            with pytest.raises(RemoteError, match="the worker's results could not be read"):
+                client.eval("m.anything", b"x", timeout=20)
+            figures = json.loads(client.cache_client.request("stats", "", timeout=10))
+        assert figures["in_flight"] == 0
+    finally:
+        fake.kill()
+        garbling.close(0)

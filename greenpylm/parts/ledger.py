@@ -29,12 +29,12 @@ from ..wire import worker_link as link
 from ..wire.frames import foreign_version, version_mismatch
 from ..wire.transport import recv_frames, send_frames
 from .endpoints import PullPart
+from .orphans import ORPHANS_KEPT, Orphans
 from .outbound import Outbound
 from .part import Host
 
 HEARTBEAT_TIMEOUT = 3.0    # seconds of silence after which a worker is lost
 MAX_CAPACITY = 4096        # messages one worker may hold, whatever it announces
-ORPHANS_KEPT = 65536       # tickets of lost workers whose late answers are still taken
 TIME_LIMIT_TRIES = 3       # runs past the time limit after which a message fails
 SPREAD_AFTER = 0.05        # seconds of idle workers after which new work is shared evenly
 
@@ -91,11 +91,7 @@ class WorkerPushService(Outbound):
         self.workers: dict[bytes, WorkerState] = {}  # by the link's zmq identity
         self.by_id: dict[bytes, WorkerState] = {}  # by the id in their hellos
         self.held: dict[int, tuple[bytes, Message]] = {}  # ticket -> (worker, message)
-        #: tickets of workers declared lost -> their messages, handed out again: the
-        #: first answer wins, a late one from the lost worker too
-        self.orphans: dict[int, Message] = {}
-        self._withdrawn: set[int] = set()  # id() of queued messages a late answer settled
-        self._lost: dict[bytes, list[int]] = {}  # a lost worker's connection -> its tickets
+        self.orphans = Orphans()  # the work of lost workers: the first answer wins
         # a random start: answers to tickets of an earlier run of this master
         # (a restart) can never be taken for answers to this run's tickets
         self._tickets = secrets.randbits(60)
@@ -156,8 +152,8 @@ class WorkerPushService(Outbound):
         if count <= 0:
             return
         batch = self.outbox.take(count)
-        if self._withdrawn:
-            batch = self._unsettled(batch)
+        if self.orphans.withdrawn:
+            batch = self.orphans.unsettled(batch)
             count = len(batch)
             if not count:
                 return
@@ -190,7 +186,11 @@ class WorkerPushService(Outbound):
             try:
                 kind = body[0] if body else b""
                 if kind == link.RESULTS:
-                    self._answered(identity, *link.parse_results(body, self.max_frame))
+                    try:
+                        self._answered(identity, *link.parse_results(body, self.max_frame))
+                    except ProtocolError as exc:
+                        self._unreadable(identity, body, exc)
+                        raise
                 elif kind == link.HELLO:
                     self._hello(identity, *link.parse_hello(body))
                 elif kind == link.STUCK:
@@ -242,16 +242,15 @@ class WorkerPushService(Outbound):
             done = [t for t in done if t not in late]
         first = {}  # ticket answered for the first time -> the lane of its caller
         for ticket in done:
-            entry = self.held.pop(ticket, None)
-            if entry is None:
-                message = self._settle_orphan(ticket)
-                if message is not None:  # a lost worker answered first after all
-                    first[ticket] = message.lane
-                continue  # else answered already: a duplicate
-            first[ticket] = entry[1].lane
-            holder = self.workers.get(entry[0])
-            if holder is not None:
-                holder.holds.discard(ticket)
+            entry = self._release(ticket)
+            if entry is not None:
+                first[ticket] = entry[1].lane
+                continue
+            message = self.orphans.settle(ticket, self.held, self._release)
+            if message is not None:  # a lost worker answered first after all
+                self.server.stats["answered_late"] += 1
+                first[ticket] = message.lane
+            # else answered already: a duplicate
         if first and not self.held:
             self._idle_since = time.monotonic()
         fresh = []
@@ -268,6 +267,24 @@ class WorkerPushService(Outbound):
         if not self.outbox and not self.held:
             self._idle.set()
 
+    def _unreadable(self, identity: bytes, body: list, exc: ProtocolError) -> None:
+        """Results that cannot be read still say which tickets are done: their
+        clients get an error naming why, instead of waiting for ever."""
+        try:
+            done = link.unpack_tickets(body[1])
+        except (IndexError, ProtocolError):
+            return  # not even that: bad input, counted by the caller
+        failed = []
+        for ticket in done:
+            entry = self.held.get(ticket)
+            if entry is not None and entry[0] == identity:
+                self._release(ticket)
+                error = ErrorRecord("ProtocolError", f"the worker's results could not be "
+                                    f"read: {exc}")
+                failed.append(entry[1].reply(error=error))
+        if failed:
+            self.server.router.emit(self.name, failed)
+
     def _stuck(self, worker_id: bytes, tickets: list[int]) -> None:
         """A worker's beat thread says these have run past the time limit while
         its hub is held: they go to others, and the worker is taken for lost."""
@@ -282,17 +299,16 @@ class WorkerPushService(Outbound):
     def _over_time(self, ticket: int) -> None:
         """The message of `ticket` ran past the time limit: hand it out again,
         or, after `time_limit_tries` runs, answer it with `TimeLimitExceeded`."""
-        holder_identity, message = self.held.pop(ticket)
+        holder_identity, message = self._release(ticket)
         holder = self.workers.get(holder_identity)
         if holder is not None:
-            holder.holds.discard(ticket)
             holder.overtimes += 1
         runs = self._overtime[message.id] = self._overtime.get(message.id, 0) + 1
         while len(self._overtime) > ORPHANS_KEPT:
             del self._overtime[next(iter(self._overtime))]
         self.server.stats["over_time_limit"] += 1
         if runs < self.time_limit_tries:
-            self.orphans[ticket] = message  # if it ends after all, its answer is taken
+            self.orphans.adopt(ticket, message)  # if it ends after all, its answer is taken
             self.outbox.put_back([message])
             self._ready.set()
             return
@@ -308,50 +324,22 @@ class WorkerPushService(Outbound):
         return f"{self.time_limit:g} s" if self.time_limit else "the worker's own"
 
     def _give_back(self, worker: WorkerState) -> int:
-        """A worker taken for lost speaks again on the same connection: zmq lost
-        nothing on it, so it still holds what it held. Those of its messages
-        that wait for another worker are its own again; how many."""
-        kept = 0
-        for ticket in self._lost.pop(worker.identity, ()):
-            message = self.orphans.get(ticket)
-            if message is not None and message.ticket == ticket:  # queued, not handed out
-                del self.orphans[ticket]
-                self._withdrawn.add(id(message))
-                self.held[ticket] = (worker.identity, message)
-                worker.holds.add(ticket)
-                kept += 1
-        return kept
+        """A worker taken for lost, on the same connection again, holds its
+        messages still queued (`Orphans.give_back`); how many."""
+        back = self.orphans.give_back(worker.identity)
+        for ticket, message in back:
+            self.held[ticket] = (worker.identity, message)
+            worker.holds.add(ticket)
+        return len(back)
 
-    def _settle_orphan(self, ticket: int) -> Message | None:
-        """The message of `ticket`, a lost worker's, if nobody has answered it
-        yet: its copy is withdrawn, wherever it is (queued, or at another
-        worker, whose answer will be a duplicate). None if answered already."""
-        message = self.orphans.pop(ticket, None)
-        if message is None:
-            return None
-        entry = self.held.get(message.ticket)
-        if entry is not None and entry[1] is message:  # handed out again: take it back
-            del self.held[message.ticket]
+    def _release(self, ticket: int) -> tuple[bytes, Message] | None:
+        """Take `ticket` back from the worker that holds it; its (worker, message)."""
+        entry = self.held.pop(ticket, None)
+        if entry is not None:
             holder = self.workers.get(entry[0])
             if holder is not None:
-                holder.holds.discard(message.ticket)
-        elif message.ticket == ticket or self.orphans.get(message.ticket) is message:
-            self.orphans.pop(message.ticket, None)  # still queued
-            self._withdrawn.add(id(message))
-        else:
-            return None
-        self.server.stats["answered_late"] += 1
-        return message
-
-    def _unsettled(self, batch: list[Message]) -> list[Message]:
-        """`batch` without the messages a late answer has settled."""
-        kept = []
-        for message in batch:
-            if id(message) in self._withdrawn:
-                self._withdrawn.discard(id(message))
-            else:
-                kept.append(message)
-        return kept
+                holder.holds.discard(ticket)
+        return entry
 
     def watch(self) -> None:
         """Declare lost the workers not heard from for `heartbeat_timeout`."""
@@ -373,13 +361,9 @@ class WorkerPushService(Outbound):
             entry = self.held.pop(ticket, None)
             if entry is not None:
                 back.append(entry[1])
-                self.orphans[ticket] = entry[1]
+                self.orphans.adopt(ticket, entry[1])
         if back and not expected:
-            self._lost[worker.identity] = sorted(worker.holds)
-        while len(self.orphans) > ORPHANS_KEPT:
-            del self.orphans[next(iter(self.orphans))]  # the oldest: most likely answered
-        while len(self._lost) > ORPHANS_KEPT // 256:
-            del self._lost[next(iter(self._lost))]
+            self.orphans.worker_lost(worker.identity, sorted(worker.holds))
         self.outbox.put_back(back)
         self.server.stats["redispatched"] += len(back)
         log = self.log.info if expected else self.log.warning
