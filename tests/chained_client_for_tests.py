@@ -1,9 +1,10 @@
 """A LoopClient run as __main__ by the chained tests: prints one JSON line per check.
 
-    python tests/chained_client_for_tests.py all|many N|evil PATH, then FIRST_PULL LAST_PUSH
+    python tests/chained_client_for_tests.py all|many N|progress N|evil PATH, then FIRST_PULL LAST_PUSH
 """
 from __future__ import annotations
 
+import collections
 import functools
 import json
 import sys
@@ -44,6 +45,15 @@ def main() -> None:
         n = int(rest[0])
         results = list(client.job(kinds["lambda"], range(n), timeout=30))
         print(json.dumps({"count": len(results), "sorted": sorted(results) == sorted(
+            (x + 1) * 2 - 3 for x in range(n))}))
+    elif kind == "progress":  # 'many', with a line each 1000 results; resends after 2 s
+        n, seen = int(rest[0]), collections.Counter()
+        client.resend_after = 2.0
+        for i, result in enumerate(client.job(kinds["lambda"], range(n), timeout=60), 1):
+            seen[result] += 1
+            if i % 1000 == 0:
+                print(f"progress {i}", flush=True)
+        print(json.dumps({"count": sum(seen.values()), "exactly once": seen == collections.Counter(
             (x + 1) * 2 - 3 for x in range(n))}))
     elif kind == "evil":
         try:

@@ -41,3 +41,19 @@ def test_a_pipeline_whose_middle_stage_is_killed_and_restarted(procs):
                 running["middle"].popen.wait(10)
                 running["middle"] = start("middle")
     assert seen == collections.Counter(i + b"|first|middle|last" for i in inputs)
+
+
+def test_a_chain_of_servers_whose_middle_step_is_killed_and_restarted(procs):
+    from test_chained import KEY, chain
+
+    first, back, steps = chain(procs)
+    client = Proc(["tests/chained_client_for_tests.py", "progress", "5000", first, back],
+                  env=KEY)
+    procs.append(client)
+    client.wait_for("progress 1000", timeout=60)
+    middle = steps[1]
+    middle.popen.send_signal(signal.SIGKILL)  # loses what it holds, and its shipped code
+    middle.popen.wait(10)
+    procs.append(Proc(middle.popen.args[1:], env=KEY))  # the same step, restarted
+    assert client.popen.wait(90) == 0, client.output()
+    assert client.drain().splitlines()[-1] == '{"count": 5000, "exactly once": true}'
