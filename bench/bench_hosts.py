@@ -19,6 +19,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests"))
+from _util import stop_all  # noqa: E402
 from hosts import Network  # noqa: E402
 
 ROLES = os.path.join(HERE, "_roles.py")
@@ -57,13 +58,7 @@ def run(stream: int, master_host=None, worker_hosts=(None,) * 4, client_host=Non
         out, _ = client.communicate(timeout=600)
         return float(out.split()[-1])
     finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_all(procs)
 
 
 def main() -> None:

@@ -173,8 +173,11 @@ class MemberDirectory:
 
     def keys(self) -> set[bytes]:
         """The members' public keys (raw bytes); OSError or ValueError if unreadable."""
-        seen = tuple(sorted((entry.name, entry.stat().st_mtime_ns, entry.stat().st_size)
-                            for entry in os.scandir(self.path)))
+        entries = []
+        for entry in os.scandir(self.path):
+            stat = entry.stat()
+            entries.append((entry.name, stat.st_mtime_ns, stat.st_size))
+        seen = tuple(sorted(entries))
         if seen != self._seen:
             self._keys, self._seen = set(), ()  # unreadable: nobody, until it is fixed
             self._keys = {z85.decode(public) for public in load_certificates(self.path)}
