@@ -1,7 +1,8 @@
 """One call (an `eval` or a `job`), whatever the transport: shared by the clients.
 
 A call turns payloads into messages, keeps at most `window` of them in
-flight, matches replies to inputs by message id, and ships the code of
+flight (and no more than `window_bytes` of inputs and expected results),
+matches replies to inputs by message id, and ships the code of
 callable steps with its first message; a server that lacks that code
 (restarted, or evicted it) answers ``MissingCode`` and the message is sent
 again with the code. Whatever the reason (that, or a new welcome), a
@@ -13,15 +14,14 @@ import sys
 import time
 from typing import Any, Callable, Iterable, Iterator
 
-import gevent
 from gevent.event import Event
 
 from .cooperative import Mailbox, Turns
 from .shipping import Seal, Shipped
 from .wire import CallTimeout, GreenpylmError, Message, ProtocolError, encode
 from .wire.transport import deadline_after
+from .window import WINDOW_BYTES, InOrder, Window
 
-MAX_RESENDS = 3
 RESEND_AFTER = 10.0  # seconds of silence after which a client of a chain resends
 #: what an inbox receives when the server welcomed the client again: it may
 #: have restarted and lost what it held, so the calls send it again
@@ -177,119 +177,13 @@ class Inbox:
         return items.take()
 
 
-class Window:
-    """The sending side of a call: keeps at most `window` messages outstanding,
-    remembers each input until it is answered, and sends again what a server
-    lost (``MissingCode``: with the code, `MAX_RESENDS` times at most; a new
-    welcome: everything outstanding)."""
-
-    def __init__(self, call: "Call", payloads: Iterable[Any], fan_out: bool) -> None:
-        self.call = call
-        self.fan_out = fan_out  # replies may outnumber inputs: keep the inputs
-        self._source = iter(payloads)
-        self.inputs: dict[bytes, tuple[int, Any]] = {}  # id -> (position, payload)
-        self.outstanding: set[bytes] = set()  # sent, not answered yet
-        self._answered: set[bytes] = set()  # answered, may answer again (fan-out only)
-        self._resends: dict[bytes, int] = {}
-        self.sent = 0
-        self.exhausted = False
-
-    @property
-    def done(self) -> bool:
-        """Every input sent and answered."""
-        return self.exhausted and not self.outstanding
-
-    def fill(self) -> None:
-        """Send new messages while there is room in the window."""
-        call = self.call
-        room = call.window - len(self.outstanding)
-        while not self.exhausted and room > 0:
-            batch = []
-            for payload in self._source:
-                message = call.message(payload, with_code=not self.sent and not batch
-                                       and bool(call.shipped))
-                self.inputs[message.id] = (self.sent + len(batch), payload)
-                batch.append(message)
-                if len(batch) >= min(room, call.batch_size):
-                    break
-            else:
-                self.exhausted = True
-            if batch:
-                ids = [m.id for m in batch]
-                call.inbox.expect(ids)
-                call.send(encode(batch))
-                self.outstanding.update(ids)
-                self.sent += len(batch)
-                room -= len(batch)
-                if not self.exhausted:
-                    gevent.sleep(0)  # between batches, let the rest of the hub run
-
-    def send_outstanding_again(self) -> None:
-        """The server welcomed the client anew (a new connection, a restart): send
-        again what it may have lost, each message `MAX_RESENDS` times at most."""
-        call = self.call
-        again = []
-        for id in self.outstanding:
-            sent = self._resends.get(id, 0)
-            if sent < MAX_RESENDS:
-                self._resends[id] = sent + 1
-                again.append(call.message(self.inputs[id][1], id, with_code=bool(call.shipped)))
-        for start in range(0, len(again), call.batch_size):
-            call.send(encode(again[start:start + call.batch_size]))
-
-    def settle(self, reply: Message) -> tuple[int, Any] | None:
-        """The (position, payload) of the input `reply` answers; None for a reply
-        that answers nothing of this call, or that was handled here (resent)."""
-        id = reply.id
-        if id in self.outstanding:
-            call = self.call
-            if reply.error is not None and reply.error.type == "MissingCode" \
-                    and call.shipped and self._resends.get(id, 0) < MAX_RESENDS:
-                self._resends[id] = self._resends.get(id, 0) + 1
-                call.send(encode([call.message(self.inputs[id][1], id, with_code=True)]))
-                return None
-            self.outstanding.discard(id)
-            self._resends.pop(id, None)
-            if self.fan_out:
-                self._answered.add(id)
-                return self.inputs.get(id)
-            call.inbox.forget(id)
-            return self.inputs.pop(id, None)
-        if id in self._answered:
-            return self.inputs.get(id)
-        return None  # a late answer to an earlier, timed-out call
-
-
-class InOrder:
-    """Puts results back in input order: each waits until every earlier
-    input has been answered."""
-
-    def __init__(self) -> None:
-        self._next = 0
-        self._held: dict[int, list] = {}
-        self._answered: set[int] = set()
-
-    def add(self, position: int, results: list) -> list:
-        """The results that may go out now that input `position` gave `results`."""
-        if position < self._next:
-            return results  # more results of an input already let through (fan-out)
-        self._held.setdefault(position, []).extend(results)
-        self._answered.add(position)
-        out = []
-        while self._next in self._answered:
-            self._answered.discard(self._next)
-            out += self._held.pop(self._next, ())
-            self._next += 1
-        return out
-
-
 class Call:
     """Runs one eval or job: sends with `send(frames)`, receives through `inbox`."""
 
     def __init__(self, planned: tuple[str, list[Shipped]], *, seal: Seal, client: str,
                  pipeline: str, cache: str, window: int, batch_size: int,
                  send: Callable[[list], None], inbox: Inbox,
-                 resend_after: float | None = None) -> None:
+                 resend_after: float | None = None, window_bytes: int = WINDOW_BYTES) -> None:
         self.function, self.shipped = planned  # what `plan` made of the steps
         #: seconds without any reply after which what is outstanding is sent again
         #: (a chain's stage may have lost it; None: only a new welcome resends)
@@ -299,6 +193,7 @@ class Call:
         self.pipeline = pipeline
         self.cache = cache
         self.window = window
+        self.window_bytes = window_bytes
         self.batch_size = batch_size
         self.send = send
         self.inbox = inbox

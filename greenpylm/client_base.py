@@ -15,6 +15,7 @@ from gevent.lock import Semaphore
 
 from .cache_client import CacheClient, UsesCache
 from .calls import Call, Dispatcher
+from .window import WINDOW_BYTES
 from .log import HasLogger, Occurrences, get_logger, setup
 from .shipping import Seal, Shipped
 from .wire import Message, ProtocolError, decode
@@ -41,6 +42,8 @@ class ClientBase(HasLogger, UsesCache):
         #: whose stages lose what they held when they crash (None: never)
         self.resend_after: float | None = None
         self.window = max(1, window)
+        #: payload bytes a call keeps in flight: inputs and the results expected
+        self.window_bytes = WINDOW_BYTES
         self.batch_size = max(1, batch_size)
         setup(label, logging_level)
         self.log = get_logger(label, "client")
@@ -81,7 +84,7 @@ class ClientBase(HasLogger, UsesCache):
         return Call(planned, seal=self.seal, client=self.uuid, pipeline=self.pipeline,
                     cache=cache, window=window, batch_size=min(window, self.batch_size),
                     send=self._send, inbox=self._dispatcher.inbox(),
-                    resend_after=self.resend_after)
+                    resend_after=self.resend_after, window_bytes=self.window_bytes)
 
     def close(self) -> None:
         """Close the client's sockets; calls still waiting fail."""

@@ -33,6 +33,10 @@ class EchoServer(Server):
     def number(self, payload: bytes) -> int:
         return 42
 
+    def big(self, payload: bytes) -> bytes:
+        """A result of `payload` megabytes."""
+        return b"x" * (int(payload) * 1_000_000)
+
 
 class RecordingServer(EchoServer):
     """Logs every step it runs ('ran <payload> for <client>'), so that a test

@@ -34,6 +34,24 @@ def test_an_80_mb_result_fails_alone_while_a_job_runs_beside_it(procs):
     assert figures["in_flight"] == 0
 
 
+def test_a_job_keeps_what_it_expects_back_within_its_window_bytes(procs):
+    db, pull, pub = (tcp(free_port()) for _ in range(3))
+    server = Proc(["tests/servers_for_tests.py", "recording", "s", db, pull, pub])
+    procs.append(server)
+    server.wait_for("started")
+    with Client("s", db, window=2000) as client:
+        client.window_bytes = 8_000_000  # eight results of 1 MB
+        job = client.job("s.big", [b"1"] * 200, timeout=30)
+        taken = [next(job) for _ in range(10)]
+        # what the job sent before this eval has run once the eval is answered
+        assert client.eval("s.foo", b"sync", timeout=10) == b"you sent me sync"
+        server.wait_for("ran sync for")
+        ran = len([line for line in server.lines if " ran 1 for " in line])
+        assert 10 <= ran <= 10 + 8, f"{ran} inputs sent for 10 results taken"
+        taken += list(job)
+    assert len(taken) == 200 and {len(result) for result in taken} == {1_000_000}
+
+
 def rss_mb(pid: int) -> float:
     for line in open(f"/proc/{pid}/status"):
         if line.startswith("VmRSS:"):

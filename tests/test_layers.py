@@ -22,7 +22,7 @@ LAYERS = {
     "greenpylm.shipping": 2,
     "greenpylm.parts": 3, "greenpylm.persistence": 3,
     "greenpylm.servers": 4, "greenpylm.methods": 4, "greenpylm.clients": 4,
-    "greenpylm.calls": 4, "greenpylm.cache_client": 4, "greenpylm.chained": 4,
+    "greenpylm.calls": 4, "greenpylm.window": 4, "greenpylm.cache_client": 4, "greenpylm.chained": 4,
     "greenpylm.runner": 4, "greenpylm.offload": 4, "greenpylm.standalone": 4,
     "greenpylm.remote": 4, "greenpylm.progress": 4, "greenpylm.client_base": 4,
     "greenpylm.cli": 5, "greenpylm.__main__": 5, "greenpylm.chained.__main__": 5,

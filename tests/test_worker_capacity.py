@@ -5,6 +5,7 @@ import gevent
 import pytest
 import zmq.green as zmq
 
+from greenpylm.window import FIRST_GUESS
 from greenpylm.clients import Client
 from greenpylm.parts.ledger import MAX_CAPACITY
 from greenpylm.servers import Master, Worker
@@ -39,6 +40,7 @@ def test_a_worker_claiming_a_huge_capacity_gets_the_masters_cap(running):
     n = 3 * MAX_CAPACITY
     try:
         with Client("m", db, window=n) as client:
+            client.window_bytes = n * FIRST_GUESS  # all n go out before any reply
             results: list = []
             job = gevent.spawn(lambda: results.extend(
                 client.job("m.echo", (b"%d" % i for i in range(n)), timeout=30)))

@@ -257,7 +257,7 @@ class HttpConnection(Outbound):
         for attempt in range(len(self.targets)):
             target = self.targets[(start + attempt) % len(self.targets)]
             try:
-                status, body = self.post(target, bytes(payload), headers)
+                status, body = self.request(target, bytes(payload), headers)
             except (OSError, http.client.HTTPException) as exc:
                 failures.append(f"{self.urls[self.targets.index(target)]}: {exc!r}")
                 self.problems.note(f"down {target}", "worker {}:{} failed: {!r}; "
@@ -267,7 +267,7 @@ class HttpConnection(Outbound):
         return message.reply(error=ErrorRecord(
             "ConnectionError", "no HTTP worker answered: " + "; ".join(failures)))
 
-    def post(self, target: tuple[str, int], body: bytes, headers: dict) -> tuple[int, bytes]:
+    def request(self, target: tuple[str, int], body: bytes, headers: dict) -> tuple[int, bytes]:
         """POST `body` to `target` on a kept-alive connection; status and body.
 
         A spare connection the worker closed meanwhile fails at once: the

@@ -10,6 +10,7 @@ from gevent.lock import Semaphore
 
 from ..cooperative import Mailbox
 from ..wire import Message
+from ..wire.message import payload_size
 from ..wire.transport import send_frames
 from .part import Part
 
@@ -21,8 +22,7 @@ LINGER_MS = 500       # how long a closing outbound socket may flush
 
 def payload_bytes(message: Message | None) -> int:
     """The bytes of a message's payload (0 for none, or one not encoded yet)."""
-    payload = None if message is None else message.payload
-    return len(payload) if isinstance(payload, (bytes, bytearray, memoryview)) else 0
+    return 0 if message is None else payload_size(message.payload)
 
 
 class Outbound(Part):

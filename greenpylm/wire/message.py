@@ -13,6 +13,11 @@ from .errors import ProtocolError, RemoteError
 ID_SIZE = 16
 
 
+def payload_size(payload: Any) -> int:
+    """The bytes of a payload: its length, 0 for one that is not bytes (yet)."""
+    return len(payload) if isinstance(payload, (bytes, bytearray, memoryview)) else 0
+
+
 @dataclass(frozen=True, slots=True)
 class ErrorRecord:
     """What went wrong on a server: exception type name, message, traceback."""
