@@ -19,6 +19,9 @@ from .wire.transport import deadline_after, has_input, recv_frames, send_frames,
 
 #: seconds between looks for a refused handshake while an answer is awaited
 LOOK = 0.25
+#: seconds a client or worker waits for its server the first time (None: for ever)
+CONNECT_TIMEOUT = 30.0
+WAIT_NOTICE = 3.0  # seconds without an answer after which the wait is logged, once
 HANDSHAKE_EVENTS = functools.reduce(operator.or_, HANDSHAKE_FAILURES)  # the monitor's mask
 
 
@@ -67,13 +70,21 @@ class CacheClient:
         request = Message(f"{self.server_name}.{operation}", value, client=self.sender, cache=key,
                           pipeline=session)
         send_frames(self._socket, [b""] + encode([request]))
+        sent = time.monotonic()
         while True:
             now = time.monotonic()
             if not wait_readable(self._socket, min(deadline or now + LOOK, now + LOOK)):
                 self._check_handshakes()
-                if deadline is not None and time.monotonic() >= deadline:
+                now = time.monotonic()
+                if deadline is not None and now >= deadline:
                     raise CallTimeout(f"no answer from the cache service at {self.db_address} "
-                                      f"to {operation} {key!r} within {timeout:.3g}s")
+                                      f"to {operation} {key!r} within {timeout:.3g}s (is "
+                                      f"{self.server_name!r} up, and is that its db address?)")
+                if now - sent > WAIT_NOTICE:
+                    self.problems.note("waiting", "no answer yet from the cache service of {!r} "
+                                       "at {} (is the server up?); still waiting{}",
+                                       self.server_name, self.db_address, "" if deadline is None
+                                       else f" for {deadline - now:.3g} s", level="INFO")
                 continue
             frames = recv_frames(self._socket)
             try:

@@ -26,7 +26,7 @@ import zmq.green as zmq
 from gevent.event import Event
 from gevent.lock import Semaphore
 
-from .cache_client import CacheClient
+from .cache_client import CONNECT_TIMEOUT, CacheClient
 from .calls import RESEND_AFTER, Call, plan, steps_of
 from .client_base import ClientBase
 from .log import DEFAULT_LEVEL
@@ -65,16 +65,22 @@ class Client(ClientBase):
     and the session's cache keys are its own: no other session, and no
     client without one, sees them (pylm prefixed them with the session, so
     ``"alic"`` + ``"etoken"`` was ``"alice"`` + ``"token"``).
+    The first call fails with `CallTimeout` if the server cannot be reached
+    within `connect_timeout` seconds (None: it waits for ever), and says so
+    in the log after a few seconds of waiting.
     """
 
     def __init__(self, server_name: str, db_address: str, push_address: str | None = None,
                  sub_address: str | None = None, session: str | None = None,
                  logging_level: int | str = DEFAULT_LEVEL, this_config: bool = False, *,
                  context: Any = None, window: int = DEFAULT_WINDOW,
-                 batch_size: int = DEFAULT_BATCH, key: bytes | str | None = None) -> None:
+                 batch_size: int = DEFAULT_BATCH, key: bytes | str | None = None,
+                 connect_timeout: float | None = CONNECT_TIMEOUT) -> None:
         super().__init__(f"client:{server_name}", logging_level, context, key, window,
                          batch_size)
         self.server_name = server_name
+        #: seconds the first call waits to reach the server (None: for ever)
+        self.connect_timeout = connect_timeout
         self.db_address = db_address
         if sub_address:  # results come down a chain (a pipeline): no ledger on it
             self.resend_after = RESEND_AFTER
@@ -96,7 +102,10 @@ class Client(ClientBase):
 
     # -- connections ------------------------------------------------------
     def _connect(self, deadline: float | None) -> None:
-        """Open the sockets, wait for the server's welcome."""
+        """Open the sockets, wait for the server's welcome (`connect_timeout` at most)."""
+        if self.connect_timeout is not None:
+            limit = time.monotonic() + self.connect_timeout
+            deadline = limit if deadline is None else min(deadline, limit)
         timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
         if not self._connecting.acquire(timeout=timeout):
             raise CallTimeout(f"another greenlet is still connecting to {self.server_name!r}")

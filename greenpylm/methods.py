@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import os
 import sys
 import time
@@ -133,6 +134,11 @@ class MethodRunner(ServerTemplate):
     def methods(self) -> list[str]:
         """The names clients may call on this server."""
         return sorted(n for n in dir(self) if self.user_method(n) is not None)
+
+    def method_docs(self) -> dict[str, str]:
+        """The methods clients may call, each with its docstring ('' for none)."""
+        return {name: inspect.getdoc(getattr(type(self), name, None)) or ""
+                for name in self.methods()}
 
     def execute(self, message: Message) -> list[Message]:
         """Apply the step `message` asks for; the messages carrying the outcome."""

@@ -11,13 +11,15 @@ hub) assembled from the parts library:
 """
 from __future__ import annotations
 
+import json
 import sys
+import time
 import uuid
 from typing import Any, Iterable
 
 import gevent
 
-from .cache_client import CacheClient, UsesCache
+from .cache_client import CONNECT_TIMEOUT, CacheClient, UsesCache
 from .log import DEFAULT_LEVEL
 from .methods import MethodRunner
 from .shipping import Seal
@@ -29,7 +31,8 @@ from .parts.services import CacheService, PubService, PullService
 from .parts.ledger import (HEARTBEAT_TIMEOUT, MAX_CAPACITY, TIME_LIMIT_TRIES, WorkerPullService,
                            WorkerPushService)
 from .parts.worker_connection import DEFAULT_CAPACITY, WorkerConnection
-from .wire import Message, MissingKeyError
+from .wire import Message, MissingKeyError, RemoteError
+from .wire.transport import deadline_after
 
 
 class Server(MethodRunner):
@@ -220,13 +223,16 @@ class Worker(UsesCache, MethodRunner):
     address it takes work from (and for the master's name, which the steps it
     runs carry); results go back over the same connection, with the tickets
     the master needs to know what is done (`push_address` is kept for pylm's
-    signature). `set`, `get` and `delete` use the master's cache.
+    signature). `set`, `get` and `delete` use the master's cache. `spawn`
+    (and so `start`) raises `CallTimeout` if the master's cache service does
+    not answer within `connect_timeout` seconds (None: it waits for ever).
     """
 
     def __init__(self, name: str = "", db_address: str = "", push_address: str | None = None,
                  pull_address: str | None = None, log_level: int | str = DEFAULT_LEVEL,
                  messages: int = sys.maxsize, *, capacity: int = DEFAULT_CAPACITY,
-                 time_limit: float | None = None, **runner: Any) -> None:
+                 time_limit: float | None = None,
+                 connect_timeout: float | None = CONNECT_TIMEOUT, **runner: Any) -> None:
         if not db_address:
             raise ValueError("a Worker needs the db_address of its master")
         worker_id = str(uuid.uuid4())
@@ -237,13 +243,22 @@ class Worker(UsesCache, MethodRunner):
         self.capacity = capacity
         #: seconds a message may run here (None: the master's `time_limit`, if any)
         self.time_limit = time_limit
+        #: seconds `spawn` waits for the master's cache service (None: for ever)
+        self.connect_timeout = connect_timeout
         self.cache_client = CacheClient("master", db_address, self.context, worker_id,
                                         log=self.log, keys=self.keys)
 
     def spawn(self) -> gevent.Greenlet:
         """Ask the master for what is missing, connect to it, start working."""
         if not self.inbound_components:
-            ask = self.cache_client.request
+            deadline = deadline_after(self.connect_timeout)
+
+            def left() -> float | None:
+                return None if deadline is None else max(0.0, deadline - time.monotonic())
+
+            def ask(operation: str, key: str) -> bytes:
+                return self.cache_client.request(operation, key, timeout=left())
+
             self.serves = ask("get", "name").decode()
             self.cache_client.server_name = self.serves
             self.pull_address = self.pull_address or ask("get", "worker_push_address").decode()
@@ -252,6 +267,11 @@ class Worker(UsesCache, MethodRunner):
                     self.time_limit = float(ask("get", "time_limit"))
                 except MissingKeyError:
                     pass  # the master sets none
+            try:  # so that `greenpylm methods` can list them at the master
+                self.cache_client.request("announce", self.name,
+                                          json.dumps(self.method_docs()).encode(), timeout=left())
+            except RemoteError as exc:
+                self.log.debug("the master keeps no list of methods: {}", exc)
             self.register_inbound(WorkerConnection, "Master", self.pull_address,
                                   hook=self.execute, capacity=self.capacity,
                                   time_limit=self.time_limit)

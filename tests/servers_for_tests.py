@@ -22,6 +22,7 @@ class EchoServer(Server):
     """Methods that exercise results, errors and drops."""
 
     def foo(self, payload: bytes) -> bytes:
+        """Answers b'you sent me ' and the payload."""
         return b"you sent me " + payload
 
     def fail(self, payload: bytes) -> bytes:
@@ -56,6 +57,7 @@ class NamedWorker(Worker):
     """Results say which worker made them: b'<payload>|<worker name>'."""
 
     def work(self, payload: bytes) -> bytes:
+        """Answers the payload, '|' and the worker's name."""
         return payload + b"|" + self.name.encode()
 
     def fail(self, payload: bytes) -> bytes:

@@ -6,7 +6,7 @@ import logging
 import gevent
 import pytest
 import zmq.green as zmq
-from loguru import logger as loguru_logger
+from greenpylm.log import logger as loguru_logger
 
 from greenpylm import RemoteError
 from greenpylm.chained import Client as ChainClient, LastServer, LoopClient, Server as ChainServer

@@ -60,10 +60,18 @@ class CacheService(RequestReplyPart, BypassInbound):
     `set` and `delete` answer with the key, `get` with the value; a missing
     key is an error record of type ``KeyError``, a full cache one of type
     ``CacheFull``. ``.stats`` (no key) answers the server's statistics as a
-    JSON object (see `statistics`).
+    JSON object (see `statistics`). ``.methods`` answers the methods clients
+    may call, with their docstrings: the server's own or, on a master, those
+    its workers announced (``.announce``, key: the worker's name, payload: a
+    JSON object of method name to docstring).
     """
 
     bind = True
+    ANNOUNCED_KEPT = 4096  # workers whose methods a master remembers
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.announced: dict[str, dict[str, str]] = {}  # worker name -> method -> docstring
 
     def answer(self, messages: list[Message]) -> list[Message]:
         """One reply per request."""
@@ -88,13 +96,50 @@ class CacheService(RequestReplyPart, BypassInbound):
             return request.reply(key.encode())
         if operation == "stats":
             return request.reply(json.dumps(self.statistics(), sort_keys=True).encode())
+        if operation == "methods":
+            return request.reply(json.dumps(self.methods(), sort_keys=True).encode())
+        if operation == "announce":
+            return self.announce(request)
         if operation in ("get", "delete"):
             if slot not in cache:
                 return request.reply(error=ErrorRecord("KeyError", f"no key {key!r} in the cache"))
             value = cache[slot] if operation == "get" else cache.pop(slot)
             return request.reply(value if operation == "get" else key.encode())
         return request.reply(error=ErrorRecord(
-            "ValueError", f"the cache service knows set, get, delete and stats, not {operation!r}"))
+            "ValueError", "the cache service knows set, get, delete, stats, methods and announce, "
+            f"not {operation!r}"))
+
+    def announce(self, request: Message) -> Message:
+        """A worker tells the methods it runs (its name in the key)."""
+        try:
+            methods = json.loads(bytes(request.payload))
+            if not isinstance(methods, dict) or not all(
+                    isinstance(k, str) and isinstance(v, str) for k, v in methods.items()):
+                raise ValueError("expected an object of method names to docstrings")
+        except ValueError as exc:
+            return request.reply(error=ErrorRecord("ValueError", f"announce: {exc}"))
+        self.announced.pop(request.cache, None)
+        self.announced[request.cache] = methods
+        while len(self.announced) > self.ANNOUNCED_KEPT:
+            del self.announced[next(iter(self.announced))]
+        return request.reply(request.cache.encode())
+
+    def methods(self) -> dict:
+        """The methods clients may call here: the server's own
+        (``server.method_docs()``), else those of its workers still joined."""
+        server = self.server
+        own = getattr(server, "method_docs", None)
+        listing: dict[str, dict] = {}
+        if own is not None:
+            listing = {name: {"doc": doc} for name, doc in own().items()}
+        if not listing and self.announced:
+            joined = set(self.statistics().get("workers_seen", ()))
+            for worker, methods in self.announced.items():
+                if worker in joined:
+                    for name, doc in methods.items():
+                        entry = listing.setdefault(name, {"doc": doc, "workers": []})
+                        entry["workers"].append(worker)
+        return {"name": server.name, "methods": listing, "from_workers": own is None}
 
     def statistics(self) -> dict:
         """The server's name, uptime, message counts, what its parts report

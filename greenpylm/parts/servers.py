@@ -188,13 +188,14 @@ class ServerTemplate(HasLogger):
         """Run the server until it is stopped, or until SIGTERM or SIGINT (Ctrl-C)
         asks it to stop gracefully: then it stops intake, finishes or hands
         back the work it holds, and returns."""
-        runner = self.spawn()
         # signals belong to the program: take them only when it runs this server
-        # from its main greenlet (not under gevent.spawn inside an application)
+        # from its main greenlet (not under gevent.spawn inside an application);
+        # taken before it starts, so that a signal right after 'started' stops it
         main = gevent.getcurrent().parent is None
         handlers = [gevent.signal_handler(number, self._stop_on_signal, number)
                     for number in (signal.SIGTERM, signal.SIGINT)] if main else []
         try:
+            runner = self.spawn()
             runner.join()
         finally:
             for handler in handlers:
