@@ -12,6 +12,7 @@ import gevent
 import gevent.local
 
 from . import offload
+from .parts.meter import Latencies
 from .parts.servers import ServerTemplate
 from .shipping import CodeRefused, Seal
 from .shipping.seal import BYTES
@@ -81,6 +82,7 @@ class MethodRunner(ServerTemplate):
         self._current = gevent.local.local()  # the message each greenlet is handling
         self._methods: dict[str, tuple[Callable[[Any], Any], str]] = {}  # resolved: runner, label
         self._handled = 0
+        self.steps = Latencies()  # how long its steps take (user code)
 
     @property
     def message(self) -> Message | None:
@@ -134,6 +136,11 @@ class MethodRunner(ServerTemplate):
     def methods(self) -> list[str]:
         """The names clients may call on this server."""
         return sorted(n for n in dir(self) if self.user_method(n) is not None)
+
+    def gauges(self) -> dict:
+        """How long its steps take."""
+        return {"step": self.steps.summary(),
+                "histograms": {"step_seconds": self.steps.cumulative()}}
 
     def method_docs(self) -> dict[str, str]:
         """The methods clients may call, each with its docstring ('' for none)."""
@@ -214,6 +221,7 @@ class MethodRunner(ServerTemplate):
             return [self.failed(message, label, exc)]
         finally:
             held = time.perf_counter() - start
+            self.steps.add(held)
             if held > self.block_threshold and loop.iteration == iteration:
                 self._held_the_hub(label, held)
 

@@ -64,13 +64,13 @@ class Proc:
     """
 
     def __init__(self, args: list[str], cwd: Path | None = None, env: dict | None = None,
-                 netns: "NetNamespace | None" = None) -> None:
+                 netns: "NetNamespace | None" = None, stdin: int = subprocess.DEVNULL) -> None:
         full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
         command = [sys.executable, *args]
         self.name = " ".join(args)
         self.popen = subprocess.Popen(
             netns.command(command) if netns else command, cwd=cwd or ROOT, env=full_env, text=True,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=stdin)
         self.lines: list[str] = []
         self._queue: queue.Queue = queue.Queue()
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -199,3 +199,17 @@ def free_port_block(n: int) -> int:
             for s in sockets:
                 s.close()
     raise RuntimeError(f"no block of {n} free ports found")
+
+
+def master_and_workers(procs: list, workers: tuple[str, ...] = ("w1", "w2"),
+                       name: str = "m") -> tuple[Proc, str]:
+    """A master of servers_for_tests (named `name`) and its `workers`, each a
+    process added to `procs`, all joined; the master and its db address."""
+    db, pull, pub, wpull, wpush = (tcp(free_port()) for _ in range(5))
+    master = Proc(["tests/servers_for_tests.py", "master", name, db, pull, pub, wpull, wpush])
+    procs.append(master)
+    master.wait_for("started")
+    for worker in workers:
+        procs.append(Proc(["tests/servers_for_tests.py", "worker", worker, db]))
+        master.wait_for(f"worker {worker} joined")
+    return master, db

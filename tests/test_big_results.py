@@ -9,19 +9,13 @@ import pytest
 
 from greenpylm import RemoteError
 from greenpylm.clients import Client
-from helpers import Proc, free_port, python_code, tcp
+from helpers import Proc, free_port, master_and_workers, python_code, tcp
 
 pytestmark = pytest.mark.timeout(120)
 
 
 def test_an_80_mb_result_fails_alone_while_a_job_runs_beside_it(procs):
-    db, pull, pub, wpull, wpush = (tcp(free_port()) for _ in range(5))
-    master = Proc(["tests/servers_for_tests.py", "master", "m", db, pull, pub, wpull, wpush])
-    procs.append(master)
-    master.wait_for("started")
-    for name in ("w1", "w2"):
-        procs.append(Proc(["tests/servers_for_tests.py", "worker", name, db]))
-        master.wait_for(f"worker {name} joined")
+    master, db = master_and_workers(procs)
     inputs = [b"%d" % i for i in range(499)]
     with Client("m", db) as client:
         job = gevent.spawn(lambda: sorted(r.rpartition(b"|")[0] for r in

@@ -10,7 +10,7 @@ import pytest
 from greenpylm import CallTimeout
 from greenpylm.cache_client import CONNECT_TIMEOUT
 from greenpylm.servers import Worker
-from helpers import python_code, tcp
+from helpers import free_port, python_code, tcp
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -57,3 +57,16 @@ def test_a_worker_gives_up_when_its_master_does_not_answer(squatter):
         worker.spawn()
     assert time.monotonic() - began < 5
     worker.stop()
+
+
+def test_a_loop_client_gives_up_when_no_chain_server_accepts_it(squatter):
+    from greenpylm.chained.clients import LoopClient
+
+    client = LoopClient(tcp(free_port()), squatter, connect_timeout=1.5)
+    began = time.monotonic()
+    try:
+        with pytest.raises(CallTimeout, match=f"no server accepted a connection at {squatter}"):
+            client.eval("foo", b"x")
+        assert time.monotonic() - began < 5
+    finally:
+        client.close()

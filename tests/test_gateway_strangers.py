@@ -59,7 +59,9 @@ def test_tracebacks_and_the_method_list_are_opt_in(procs):
     status, _, body = post(f"{url}/fail", b"x")
     assert status == 500 and "Traceback" in json.loads(body)["traceback"]
     status, _, body = post(f"{url}/", b"", method="GET")
-    assert status == 200 and {"echo", "fail"} <= set(json.loads(body)["methods"])
+    listing = json.loads(body)
+    assert status == 200 and {"echo", "fail"} <= set(listing["methods"])
+    assert listing["docs"]["echo"] == "Return the payload unchanged."
 
 
 def test_a_thousand_slow_partial_requests_do_not_stop_the_others(procs):

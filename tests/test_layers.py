@@ -25,6 +25,7 @@ LAYERS = {
     "greenpylm.calls": 4, "greenpylm.window": 4, "greenpylm.cache_client": 4, "greenpylm.chained": 4,
     "greenpylm.runner": 4, "greenpylm.offload": 4, "greenpylm.standalone": 4,
     "greenpylm.remote": 4, "greenpylm.progress": 4, "greenpylm.client_base": 4,
+    "greenpylm.watch": 4, "greenpylm.metrics": 4, "greenpylm.dashboard": 4,
     "greenpylm.cli": 5, "greenpylm.__main__": 5, "greenpylm.chained.__main__": 5,
 }
 

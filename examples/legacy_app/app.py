@@ -1,7 +1,9 @@
 """A small legacy WSGI app, monkey-patched and served by gevent.pywsgi.
 
 GET /square?n=12 answers 144, computed by the greenpylm cluster; each
-request is a greenlet, and all share one `Client`.
+request is a greenlet, and all share one `Client`. When the cluster does not
+answer within CALL_TIMEOUT seconds (10 by default: it is down, say), the
+request gets a 503 that says so; an error raised by the cluster's step is a 500.
 """
 from gevent import monkey
 
@@ -12,11 +14,12 @@ from urllib.parse import parse_qs  # noqa: E402
 
 from gevent.pywsgi import WSGIServer  # noqa: E402
 
-from greenpylm import RemoteError  # noqa: E402
+from greenpylm import CallTimeout, RemoteError  # noqa: E402
 from greenpylm.clients import Client  # noqa: E402
 
 BASE = int(os.environ.get("EXAMPLE_BASE_PORT", "5575"))
 HTTP_PORT = int(os.environ.get("HTTP_PORT", "8080"))
+CALL_TIMEOUT = float(os.environ.get("CALL_TIMEOUT", "10"))
 client = Client("squares", f"tcp://127.0.0.1:{BASE}")
 
 
@@ -26,7 +29,12 @@ def application(environ, start_response):
         return [b"try /square?n=12\n"]
     n = parse_qs(environ.get("QUERY_STRING", "")).get("n", ["0"])[0]
     try:
-        result = client.eval("squares.square", n.encode(), timeout=10)
+        result = client.eval("squares.square", n.encode(), timeout=CALL_TIMEOUT)
+    except CallTimeout:
+        start_response("503 Service Unavailable",
+                       [("Content-Type", "text/plain"), ("Retry-After", "5")])
+        return [f"the cluster did not answer within {CALL_TIMEOUT:g} s: "
+                "is examples/legacy_app/cluster.py running?\n".encode()]
     except RemoteError as error:
         start_response("500 Internal Server Error", [("Content-Type", "text/plain")])
         return [f"{error.remote_type}: {error.remote_message}\n".encode()]

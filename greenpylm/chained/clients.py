@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import itertools
 import sys
+import time
 from typing import Any, Callable, Iterable, Iterator
 
 import zmq.green as zmq
 
-from ..cache_client import CacheClient
-from ..calls import RESEND_AFTER, plan, steps_of
+from ..cache_client import CONNECT_TIMEOUT, WAIT_NOTICE, CacheClient
+from ..calls import RESEND_AFTER, Call, plan, steps_of
 from ..client_base import ClientBase
 from ..log import DEFAULT_LEVEL
-from ..wire import links
-from ..wire import Message
+from ..shipping import Shipped
+from ..wire import CallTimeout, Message, links
+from ..wire.transport import deadline_after, wait_readable
 
 #: one entry per step of the chain (first step first): a method name or a callable
 ChainFunction = str | Callable[..., Any] | list
@@ -22,7 +24,9 @@ ChainFunction = str | Callable[..., Any] | list
 class ChainClient(ClientBase):
     """What the clients of a chain share: a PUSH to the first server's
     `pull_address`, the cache of the server at `db_address` (if given), and
-    `pipeline` (pylm's session id) on every message."""
+    `pipeline` (pylm's session id) on every message. The first call waits
+    until the first server accepts the connection, `connect_timeout`
+    seconds at most (None: for ever), and says so in the log meanwhile."""
 
     def __init__(self, label: str, pull_address: str, db_address: str, server_name: str,
                  pipeline: str | None, logging_level: int | str, context: Any,
@@ -35,9 +39,46 @@ class ChainClient(ClientBase):
         self.pipeline = pipeline or self.uuid
         self.cache_client = CacheClient(server_name, db_address, self.context, self.uuid,
                                         log=self.log, keys=self.keys) if db_address else None
+        self.connect_timeout: float | None = CONNECT_TIMEOUT
         self._push = links.new_socket(self.context, zmq.PUSH)
         self._push.setsockopt(zmq.LINGER, linger_ms)
+        # inproc has no handshake to wait for: its peer is in this process
+        self._accepted: Any = None if pull_address.startswith("inproc://") else \
+            self._push.get_monitor_socket(zmq.EVENT_HANDSHAKE_SUCCEEDED)
         links.connect(self._push, pull_address, self.keys)
+
+    def _call(self, planned: tuple[str, list[Shipped]], cache: str, window: int) -> Call:
+        if self._accepted is not None:
+            self._await_first_server()
+        return super()._call(planned, cache, window)
+
+    def _await_first_server(self) -> None:
+        """Wait until the first server accepted this client's connection."""
+        deadline = deadline_after(self.connect_timeout)
+        noticed = False
+        while True:
+            now = time.monotonic()
+            look = now + WAIT_NOTICE if deadline is None else min(deadline, now + WAIT_NOTICE)
+            if wait_readable(self._accepted, look):
+                break  # the one event it watches: a handshake succeeded
+            if deadline is not None and time.monotonic() >= deadline:
+                raise CallTimeout(f"no server accepted a connection at {self.pull_address} "
+                                  f"within {self.connect_timeout:g}s (is the chain's first "
+                                  "server up?)")
+            if not noticed:
+                noticed = True
+                self.log.info("no server at {} has accepted the connection yet (is it up?); "
+                              "still waiting", self.pull_address)
+        self._push.disable_monitor()
+        self._accepted.close(0)
+        self._accepted = None
+
+    def close(self) -> None:
+        if self._accepted is not None:
+            self._push.disable_monitor()
+            self._accepted.close(0)
+            self._accepted = None
+        super().close()
 
 
 class LoopClient(ChainClient):
@@ -54,9 +95,10 @@ class LoopClient(ChainClient):
                  server_name: str = "", pipeline: str | None = None,
                  logging_level: int | str = DEFAULT_LEVEL, *,
                  key: bytes | str | None = None, context: Any = None, window: int = 2000,
-                 batch_size: int = 128) -> None:
+                 batch_size: int = 128, connect_timeout: float | None = CONNECT_TIMEOUT) -> None:
         super().__init__("loop-client", pull_address, db_address, server_name, pipeline,
                          logging_level, context, key, window, batch_size, linger_ms=1000)
+        self.connect_timeout = connect_timeout
         self.push_address = push_address
         self.resend_after = RESEND_AFTER  # a chain has no ledger: resend after a silence
         self._replies = links.new_socket(self.context, zmq.PULL)
@@ -97,10 +139,11 @@ class Client(ChainClient):
     def __init__(self, pull_address: str, db_address: str = "", server_name: str = "",
                  pipeline: str | None = None, logging_level: int | str = DEFAULT_LEVEL, *,
                  key: bytes | str | None = None, context: Any = None,
-                 batch_size: int = 128) -> None:
+                 batch_size: int = 128, connect_timeout: float | None = CONNECT_TIMEOUT) -> None:
         # linger: what is queued still leaves after `close`
         super().__init__("chain-client", pull_address, db_address, server_name, pipeline,
                          logging_level, context, key, batch_size, batch_size, linger_ms=5000)
+        self.connect_timeout = connect_timeout
 
     def job(self, function: ChainFunction, generator: Iterable[Any],
             messages: int = sys.maxsize, cache: str = "") -> int:

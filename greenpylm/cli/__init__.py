@@ -5,6 +5,8 @@
     greenpylm job SERVER DB_ADDR FUNCTION [--file F] [--json]  (payloads: lines of stdin)
     greenpylm stats SERVER DB_ADDR
     greenpylm methods SERVER DB_ADDR
+    greenpylm dashboard NAME=DB_ADDR ... [--listen http://127.0.0.1:8080]
+    greenpylm top NAME=DB_ADDR ... [--count N]
     greenpylm demo
 
 Exit codes: 0 done, 1 an error on the server, a timeout or a failure to
@@ -18,7 +20,7 @@ import sys
 from typing import Sequence
 
 from ..wire.errors import CallTimeout, RemoteError
-from . import calls, run
+from . import calls, run, watching
 from .common import BAD_ARGUMENTS, FAILED, OK, PROG, Failure, one_line, write_line
 
 
@@ -33,6 +35,7 @@ def parser() -> argparse.ArgumentParser:
     commands = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     run.add_command(commands)
     calls.add_commands(commands)
+    watching.add_commands(commands)
     demo = commands.add_parser(
         "demo", help="run a server and a client in this one process",
         description="Start a small server on free 127.0.0.1 ports in this process (a "

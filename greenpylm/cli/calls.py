@@ -51,8 +51,8 @@ def add_commands(commands: Any) -> None:
     client_command(
         commands, "stats", cmd_stats, False, help="print a server's statistics as JSON",
         description="Ask the cache service of SERVER at DB_ADDR for the server's statistics "
-                    "and print them as JSON (the fields are described in docs/guide.md, "
-                    "'Statistics'). Fails if the server there has another name.")
+                    "and print them as JSON (the fields are described in docs/statistics.md). "
+                    "Fails if the server there has another name.")
 
     client_command(
         commands, "methods", cmd_methods, False,

@@ -148,14 +148,22 @@ class CacheService(RequestReplyPart, BypassInbound):
         server = self.server
         stats = server.stats
         started = getattr(server, "started_at", 0.0)
+        parts = (*server.inbound_components.values(), *server.outbound_components.values())
         report = {
             "name": server.name,
+            "kind": type(server).__name__,
             "uptime_s": round(time.time() - started, 3) if started else 0.0,
             "messages_in": stats.get("in", 0),
             "messages_out": stats.get("out", 0),
             "errors": stats.get("errors", 0),
+            "binds": {key: server.cache[key].decode() for key in server.address_keys
+                      if key in server.cache},
+            "connects": {p.name: p.listen_address for p in parts if not p.bind},
         }
-        for part in (*server.inbound_components.values(), *server.outbound_components.values()):
-            report.update(part.gauges())
+        histograms: dict = {}
+        for figures in (*(p.gauges() for p in parts), server.gauges()):
+            histograms.update(figures.pop("histograms", {}))
+            report.update(figures)
+        report["histograms"] = histograms
         report["counters"] = {str(k): v for k, v in stats.items()}
         return report

@@ -168,9 +168,9 @@ class HttpGateway(WsgiPart):
                               extra=[("WWW-Authenticate", "Bearer")])
         method = environ.get("PATH_INFO", "").strip("/")
         if not method and environ.get("REQUEST_METHOD") == "GET" and self.list_methods:
-            methods = getattr(self.server, "methods", lambda: [])()
+            docs = getattr(self.server, "method_docs", dict)()  # name -> docstring
             return 200, [("Content-Type", "application/json")], json.dumps(
-                {"server": self.server.name, "methods": methods}).encode()
+                {"server": self.server.name, "methods": sorted(docs), "docs": docs}).encode()
         if environ.get("REQUEST_METHOD") not in ("GET", "POST"):
             return self.error(405, "MethodNotAllowed",
                               f"{environ.get('REQUEST_METHOD')} is not allowed; use POST",

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import secrets
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 import gevent
@@ -29,6 +28,8 @@ from ..wire import worker_link as link
 from ..wire.frames import foreign_version, version_mismatch
 from ..wire.transport import recv_frames, send_frames
 from .endpoints import PullPart
+from .worker_state import WorkerState
+from .meter import Latencies
 from .orphans import ORPHANS_KEPT, Orphans
 from .outbound import Outbound
 from .part import Host
@@ -37,23 +38,7 @@ HEARTBEAT_TIMEOUT = 3.0    # seconds of silence after which a worker is lost
 MAX_CAPACITY = 4096        # messages one worker may hold, whatever it announces
 TIME_LIMIT_TRIES = 3       # runs past the time limit after which a message fails
 SPREAD_AFTER = 0.05        # seconds of idle workers after which new work is shared evenly
-
-
-@dataclass
-class WorkerState:
-    """What the master knows of one worker."""
-
-    identity: bytes
-    name: str
-    capacity: int
-    last_seen: float
-    id: bytes = b""
-    holds: set[int] = field(default_factory=set)  # tickets
-    overtimes: int = 0  # its messages that ran past the time limit: it is served last
-
-    @property
-    def room(self) -> int:
-        return self.capacity - len(self.holds)
+SAMPLE_EVERY = 64          # one ticket in this many has its round trip measured
 
 
 class WorkerPullService(PullPart):
@@ -92,6 +77,8 @@ class WorkerPushService(Outbound):
         self.by_id: dict[bytes, WorkerState] = {}  # by the id in their hellos
         self.held: dict[int, tuple[bytes, Message]] = {}  # ticket -> (worker, message)
         self.orphans = Orphans()  # the work of lost workers: the first answer wins
+        self.round_trips = Latencies()  # from hand to answer, of one ticket in SAMPLE_EVERY
+        self._sampled: dict[int, float] = {}  # ticket -> when it was handed out
         # a random start: answers to tickets of an earlier run of this master
         # (a restart) can never be taken for answers to this run's tickets
         self._tickets = secrets.randbits(60)
@@ -119,9 +106,14 @@ class WorkerPushService(Outbound):
         return [self.run, self.listen, self.watch]
 
     def gauges(self) -> dict:
-        """Messages at the workers, and the workers' names."""
-        return {"in_flight": len(self.held),
-                "workers_seen": sorted(w.name for w in self.workers.values())}
+        """Messages at the workers and waiting for one, the workers, the round trips."""
+        now = time.monotonic()
+        return {"in_flight": len(self.held), "waiting": len(self.outbox),
+                "workers_seen": sorted(w.name for w in self.workers.values()),
+                "workers": sorted((w.figures(now) for w in self.workers.values()),
+                                  key=lambda w: w["name"]),
+                "worker_round_trip": self.round_trips.summary(),
+                "histograms": {"worker_round_trip_seconds": self.round_trips.cumulative()}}
 
     # -- the router's side -------------------------------------------------
     def send_queued(self) -> None:
@@ -169,7 +161,14 @@ class WorkerPushService(Outbound):
             self.held[ticket] = (worker.identity, message)
             message.ticket = ticket
         worker.holds.update(tickets)
-        self.server.stats["out"] += count
+        first = tickets[0] + -tickets[0] % SAMPLE_EVERY  # the batch's sampled tickets
+        if first <= tickets[-1]:
+            if len(self._sampled) > ORPHANS_KEPT:  # tickets of lost workers, never answered
+                self._sampled.clear()
+            handed = time.monotonic()
+            for ticket in range(first, tickets[-1] + 1, SAMPLE_EVERY):
+                self._sampled[ticket] = handed
+        self.server.stats["to_workers"] += count
 
     def flush(self, timeout: float) -> None:
         """Wait (up to `timeout`) until every message handed out has been answered."""
@@ -263,6 +262,15 @@ class WorkerPushService(Outbound):
                                "answered (a worker thought lost came back)", level="INFO",
                                amount=len(results) - len(fresh))
         if fresh:
+            if worker is not None:
+                worker.done += len(fresh)
+            self.server.stats["from_workers"] += len(fresh)
+            if self._sampled:
+                now = time.monotonic()
+                for ticket in first:
+                    handed = self._sampled.pop(ticket, None)
+                    if handed is not None:
+                        self.round_trips.add(now - handed)
             self.server.router.emit(self.name, fresh)
         if not self.outbox and not self.held:
             self._idle.set()

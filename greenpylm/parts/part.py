@@ -36,6 +36,10 @@ class Host(Protocol):
     started_at: float
     keys: Any  # the cluster's CURVE keys (`wire.curve.ClusterKeys`), or None
 
+    def gauges(self) -> dict:
+        """Live figures of the server itself, for its statistics."""
+        ...
+
 
 class Part(HasLogger):
     """What every part has: a name, one socket, a greenlet, a logger.

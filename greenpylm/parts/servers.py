@@ -180,6 +180,10 @@ class ServerTemplate(HasLogger):
         self._runner = gevent.spawn(self._stopped.wait)
         return self._runner
 
+    def gauges(self) -> dict:
+        """Live figures of the server itself for its statistics (its parts have theirs)."""
+        return {}
+
     def join(self, timeout: float | None = None) -> bool:
         """Wait until the server has stopped; False if `timeout` passed first."""
         return self._stopped.wait(timeout)
