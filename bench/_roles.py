@@ -26,10 +26,12 @@ def router_echo(port: str) -> None:
 
 
 def pipe_echo(pin: str, pout: str) -> None:
-    ctx = zmq.Context.instance()
-    pull = ctx.socket(zmq.PULL)
+    """The raw one-hop pipe's peer: a plain pyzmq PULL then PUSH, one message per send."""
+    import zmq as plain
+    ctx = plain.Context.instance()
+    pull = ctx.socket(plain.PULL)
     pull.bind(f"tcp://127.0.0.1:{pin}")
-    push = ctx.socket(zmq.PUSH)
+    push = ctx.socket(plain.PUSH)
     push.bind(f"tcp://127.0.0.1:{pout}")
     while True:
         push.send(pull.recv())

@@ -69,7 +69,7 @@ def best(fn, n: int, repeat: int) -> float:
 
 
 def report(rows: list[tuple[str, float, float]]) -> None:
-    """Print (name, greenpylm rate, raw zmq.green rate) rows with their ratio."""
+    """Print (name, greenpylm rate, raw baseline rate) rows with their ratio."""
     print(f"{'benchmark':<50} {'greenpylm/s':>12} {'raw zmq/s':>12} {'ratio':>7}")
     for name, ours, raw in rows:
         print(f"{name:<50} {ours:>12,.0f} {raw:>12,.0f} {ours / raw:>7.2f}")

@@ -1,5 +1,6 @@
 """Three chained server processes applying three shipped lambdas to small
-integers, next to the raw zmq.green one-hop echo pipe of the same run.
+integers, next to the raw one-hop echo pipe of the same run (a zmq.green client,
+a plain pyzmq echo process).
 
 Run: python bench/bench_chained.py [--items N] [--repeat R]
 """

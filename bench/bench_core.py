@@ -9,8 +9,9 @@
    noisy machine disturbs them alike; the best round of each is reported,
    the median of the per-round ratios, and the latency percentiles of
    every round trip;
-2. streaming: `Client.job` through one `Server` process vs a raw zmq.green
-   one-hop echo pipe (PUSH -> echo process -> PULL), one message per send;
+2. streaming: `Client.job` through one `Server` process vs the raw one-hop
+   echo pipe (a zmq.green PUSH -> a plain pyzmq PULL-then-PUSH echo process
+   -> a zmq.green PULL), one message per send;
 3. both again with the cluster's key set (CURVE on every link), next to
    the plain figures of the same run: the ratio secured/plain.
 

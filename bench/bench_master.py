@@ -1,5 +1,5 @@
 """Master + 2 worker processes: `Client.job` of small messages, next to the raw
-zmq.green one-hop echo pipe (PUSH -> echo process -> PULL) of the same run,
+one-hop echo pipe (zmq.green PUSH -> plain pyzmq echo process -> PULL) of the same run,
 plain and with the cluster's key set (CURVE on every link): the ratio
 secured/plain.
 
