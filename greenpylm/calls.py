@@ -221,10 +221,10 @@ class Call:
             batch.append(self.message(payload, with_code=not sent and bool(self.shipped)))
             sent += 1
             if len(batch) >= self.batch_size:
-                self.send(encode(batch))
+                self.send(encode(batch, pack=True))
                 batch = []
         if batch:
-            self.send(encode(batch))
+            self.send(encode(batch, pack=True))
         return sent
 
     def run(self, payloads: Iterable[Any], messages: int = sys.maxsize,

@@ -106,7 +106,7 @@ class Window:
             if batch:
                 ids = [m.id for m in batch]
                 call.inbox.expect(ids)
-                call.send(encode(batch))
+                call.send(encode(batch, pack=True))
                 self.outstanding.update(ids)
                 self.sent += len(batch)
                 room = self._room()
@@ -124,7 +124,7 @@ class Window:
                 self._resends[id] = sent + 1
                 again.append(call.message(self.inputs[id][1], id, with_code=bool(call.shipped)))
         for start in range(0, len(again), call.batch_size):
-            call.send(encode(again[start:start + call.batch_size]))
+            call.send(encode(again[start:start + call.batch_size], pack=True))
 
     def settle(self, reply: Message) -> tuple[int, Any] | None:
         """The (position, payload) of the input `reply` answers; None for a reply

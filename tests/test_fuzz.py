@@ -42,7 +42,7 @@ from greenpylm.wire import ErrorRecord, Message, ProtocolError, decode, encode
 from greenpylm.wire import frames as wire_frames
 from greenpylm.wire.frames import (DEFAULT_MAX_FRAME, FLAG_CODE, FLAG_DROPPED, FLAG_ERROR, HEADER,
                                    HEADER_SIZE, KIND_BATCH, KIND_WELCOME, KNOWN_FLAGS, MAGIC,
-                                   TAG_BATCH, TAG_WELCOME, VERSION)
+                                   TAG_BATCH, TAG_PACKED, TAG_WELCOME, VERSION)
 from greenpylm.parts.endpoints import MAX_TOPIC
 from helpers import Proc, free_port, python_code, tcp
 
@@ -151,7 +151,7 @@ class Fuzzer:
             (self.bad_tag, 8), (self.bad_version, 8), (self.bad_kind, 4), (self.bad_lengths, 10),
             (self.unknown_flags, 6), (self.bad_utf8, 8), (self.bad_error_json, 8),
             (self.mixed_batch, 4), (self.unknown_call, 4), (self.shipped, 4),
-            (self.empty_frames, 2),
+            (self.empty_frames, 2), (self.packed, 10),
         ]
         self._methods = [c for c, _ in self.categories]
         self._weights = [w for _, w in self.categories]
@@ -267,6 +267,27 @@ class Fuzzer:
             return frames
         frames[0] = frames[0][:rng.randrange(len(frames[0]))]   # bytes cut off the tag
         return frames
+
+    def packed(self) -> list:
+        """A packed batch, cut, grown, flipped or followed by a stray frame."""
+        rng = self.rng
+        frames = encode([Message(f"{self.name}.foo", self.blob(rng.randint(0, 64)),
+                                 client=rng.choice(["", "fuzz"]))
+                         for _ in range(rng.randint(1, 6))], pack=True)
+        assert frames[0] == TAG_PACKED
+        body = bytearray(frames[1])
+        how = rng.randrange(5)
+        if how == 0:      # cut anywhere
+            body = body[:rng.randrange(len(body))]
+        elif how == 1:    # a byte flipped (a length, a flag, a text field)
+            body[rng.randrange(len(body))] ^= 1 << rng.randrange(8)
+        elif how == 2:    # garbage after the last message
+            body += self.blob(rng.randint(1, 40))
+        elif how == 3:    # a stray frame after the packed one
+            return [TAG_PACKED, bytes(body), self.blob()]
+        else:             # the error or code flag set on a packed message
+            body[0] |= rng.choice([FLAG_ERROR, FLAG_CODE])
+        return [TAG_PACKED, bytes(body)]
 
     def bad_tag(self) -> list:
         rng = self.rng
@@ -843,7 +864,7 @@ def send_then_probe(procs: list, *, pull_frames: list | None = None,
         barrage.wait({sub: got.append}, lambda: [topic, TAG_WELCOME] in [f[:2] for f in got], "the welcome", 10)
 
         def answered(frames: list, skip: int, mid: bytes) -> bool:
-            return frames[skip:skip + 1] == [TAG_BATCH] and any(
+            return frames[skip:skip + 1] in ([TAG_BATCH], [TAG_PACKED]) and any(
                 m.id == mid for m in decode(frames[skip:]))
 
         if pull_frames is not None:

@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from greenpylm.wire import ErrorRecord, Message, ProtocolError, RemoteError, decode, encode
-from greenpylm.wire.frames import (FLAG_ERROR, HEADER, MAGIC, TAG_BATCH, TAG_WELCOME, VERSION,
-                                   encode_header)
+from greenpylm.wire.frames import (FLAG_ERROR, HEADER, HEADER_SIZE, MAGIC, PACK_PAYLOAD,
+                                   TAG_BATCH, TAG_PACKED, TAG_WELCOME, VERSION, encode_header)
 
 text = st.text(max_size=40)
 
@@ -26,6 +26,7 @@ def test_any_message_survives_a_round_trip(function, payload, pipeline, client, 
                 digest=digest, signature=signature, code=code, error=error, dropped=dropped,
                 pickled=pickled)
     assert decode(encode([m])) == [m]
+    assert decode(encode([m, m], pack=True)) == [m, m]  # packed when it may be
 
 
 def test_a_batch_keeps_order_and_payload_frames_are_untouched():
@@ -36,6 +37,46 @@ def test_a_batch_keeps_order_and_payload_frames_are_untouched():
     # the payloads are passed to zmq as they are: the very same objects
     assert all(any(f is p for f in frames) for p in payloads)
     assert [m.payload for m in decode(frames)] == payloads
+
+
+def test_small_messages_pack_into_one_frame_and_come_back_equal():
+    messages = [Message("s.f", b"p%d" % i, client="c", pipeline="p", cache="k", stage=3,
+                        digest=b"d" * 32, signature=b"s" * 32, pickled=i % 2 == 0,
+                        dropped=i == 3) for i in range(5)]
+    frames = encode(messages, pack=True)
+    assert frames[0] == TAG_PACKED and len(frames) == 2
+    assert decode(frames) == messages
+    assert encode(messages) != frames and decode(encode(messages)) == messages
+
+
+@pytest.mark.parametrize("odd", [
+    Message("s.f", b"x" * (PACK_PAYLOAD + 1)),                   # a payload too big to copy
+    Message("s.f", b"x", error=ErrorRecord("E", "boom")),        # an error frame
+    Message("s.f", b"x", code=b"bundle"),                        # a code frame
+])
+def test_a_batch_with_a_big_payload_an_error_or_code_is_not_packed(odd):
+    frames = encode([Message("s.f", b"small"), odd], pack=True)
+    assert frames[0] == TAG_BATCH
+    assert decode(frames)[1] == odd
+
+
+def packed_frame() -> bytes:
+    return encode([Message("s.f", b"one"), Message("s.f", b"two")], pack=True)[1]
+
+
+@pytest.mark.parametrize("frames, kind", [
+    ([TAG_PACKED], "bad-packed"),
+    ([TAG_PACKED, packed_frame(), b"stray"], "bad-packed"),
+    ([TAG_PACKED, b""], "truncated"),
+    ([TAG_PACKED, packed_frame()[:-1]], "bad-packed"),            # the last payload cut
+    ([TAG_PACKED, packed_frame()[:HEADER_SIZE]], "truncated"),
+    ([TAG_PACKED, packed_frame() + b"\x00" * 3], "truncated"),   # garbage after the last
+    ([TAG_PACKED, bytes([FLAG_ERROR]) + packed_frame()[1:]], "bad-header"),
+])
+def test_malformed_packed_batches_raise_protocol_error(frames, kind):
+    with pytest.raises(ProtocolError) as info:
+        decode(frames)
+    assert info.value.kind == kind
 
 
 def test_ids_are_unique_and_sixteen_bytes():

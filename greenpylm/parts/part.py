@@ -202,9 +202,9 @@ class Part(HasLogger):
         that is not bytes, or larger than `max_frame`, say) is replaced by an
         error reply: never lost, and its neighbours go on."""
         try:
-            return encode(messages, self.max_frame)
+            return encode(messages, self.max_frame, pack=True)
         except (TypeError, ProtocolError):
-            return encode([self._encodable(m) for m in messages])
+            return encode([self._encodable(m) for m in messages], pack=True)
 
     def _encodable(self, message: Message) -> Message:
         try:
