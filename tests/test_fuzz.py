@@ -273,7 +273,7 @@ class Fuzzer:
         rng = self.rng
         frames = encode([Message(f"{self.name}.foo", self.blob(rng.randint(0, 64)),
                                  client=rng.choice(["", "fuzz"]))
-                         for _ in range(rng.randint(1, 6))], pack=True)
+                         for _ in range(rng.randint(2, 6))], pack=True)
         assert frames[0] == TAG_PACKED
         body = bytearray(frames[1])
         how = rng.randrange(5)

@@ -60,6 +60,10 @@ def test_a_batch_with_a_big_payload_an_error_or_code_is_not_packed(odd):
     assert decode(frames)[1] == odd
 
 
+def test_one_message_alone_is_not_packed():
+    assert encode([Message("s.f", b"x")], pack=True)[0] == TAG_BATCH
+
+
 def packed_frame() -> bytes:
     return encode([Message("s.f", b"one"), Message("s.f", b"two")], pack=True)[1]
 

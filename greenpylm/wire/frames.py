@@ -113,10 +113,10 @@ def encode(messages: Iterable[Message], max_frame: int | None = None,
     """The frames of one batch holding `messages` (at least one); with
     `max_frame`, a payload or code frame larger than that is a ProtocolError
     (the peer would refuse the whole batch). With `pack`, messages that all
-    qualify (`packable`) go as one packed batch."""
+    qualify (`packable`) go as one packed batch, if there are several."""
     if pack:
         messages = messages if isinstance(messages, list) else list(messages)
-        if messages and packable(messages):
+        if len(messages) > 1 and packable(messages):  # one message: its frames cost less
             parts = []
             add = parts.append
             for m in messages:
