@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import sys
 
-import zmq.green as zmq
 
 
 def rep_echo(port: str) -> None:

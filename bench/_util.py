@@ -63,6 +63,43 @@ def stop_all(procs: list[subprocess.Popen]) -> None:
             p.wait()
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU seconds process `pid` has used (Linux /proc)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+class CpuPerMessage:
+    """CPU microseconds per message of named processes over a stretch of work:
+    ``with CpuPerMessage({"master": pid, ...}) as cpu: ...; cpu.report(n)``."""
+
+    def __init__(self, pids: dict[str, int]) -> None:
+        self.pids = pids
+        self.used: dict[str, float] = {}
+
+    def __enter__(self) -> "CpuPerMessage":
+        self.start = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.used = {name: cpu_seconds(pid) - self.start[name] for name, pid in self.pids.items()}
+
+    def per_message(self, n: int) -> dict[str, float]:
+        """Microseconds of CPU per message, by process (and their total)."""
+        figures = {name: used / n * 1e6 for name, used in self.used.items()}
+        figures["all"] = sum(figures.values())
+        return figures
+
+
+def report_cpu(title: str, figures: dict[str, float]) -> None:
+    """Print CPU microseconds per message by process (clock ticks: about 10 ms resolution)."""
+    print(f"{title:<50} " + "  ".join(f"{name} {us:.1f}" for name, us in figures.items()))
+
+
 def best(fn, n: int, repeat: int) -> float:
     """The best rate of `repeat` runs of `fn(n)` (the least disturbed one)."""
     return max(fn(n) for _ in range(repeat))
@@ -73,6 +110,10 @@ def report(rows: list[tuple[str, float, float]]) -> None:
     print(f"{'benchmark':<50} {'greenpylm/s':>12} {'raw zmq/s':>12} {'ratio':>7}")
     for name, ours, raw in rows:
         print(f"{name:<50} {ours:>12,.0f} {raw:>12,.0f} {ours / raw:>7.2f}")
+
+
+#: CPU microseconds per message of the last run of each benchmark function
+CPU: dict[str, dict[str, float]] = {}
 
 
 def raw_pipe(n: int) -> float:
@@ -90,12 +131,14 @@ def raw_pipe(n: int) -> float:
         for _ in range(n):
             push.send(PAYLOAD)
 
-    start = time.perf_counter()
-    g = gevent.spawn(sender)
-    for _ in range(n):
-        pull.recv()
-    rate = n / (time.perf_counter() - start)
-    g.join()
+    with CpuPerMessage({"client": os.getpid(), "echo": proc.pid}) as cpu:
+        start = time.perf_counter()
+        g = gevent.spawn(sender)
+        for _ in range(n):
+            pull.recv()
+        rate = n / (time.perf_counter() - start)
+        g.join()
+    CPU["raw pipe"] = cpu.per_message(n)
     push.close(0)
     pull.close(0)
     stop_all([proc])

@@ -14,8 +14,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from _util import (PAYLOAD, best, free_port, raw_pipe, report, report_secured,  # noqa: E402
-                   secured, spawn_role, stop_all)
+from _util import (CPU, PAYLOAD, CpuPerMessage, best, free_port, raw_pipe,  # noqa: E402
+                   report, report_cpu, report_secured, secured, spawn_role, stop_all)
 
 
 def master_job(n: int) -> float:
@@ -28,9 +28,13 @@ def master_job(n: int) -> float:
     seen = set()
     while len(seen) < 2:
         seen.update(client.job("bench.who", (PAYLOAD for _ in range(200)), timeout=30))
-    start = time.perf_counter()
-    count = sum(1 for _ in client.job("bench.echo", (PAYLOAD for _ in range(n))))
-    rate = count / (time.perf_counter() - start)
+    pids = {"client": os.getpid(), "master": procs[0].pid,
+            **{f"worker{i}": p.pid for i, p in enumerate(procs[1:], 1)}}
+    with CpuPerMessage(pids) as cpu:
+        start = time.perf_counter()
+        count = sum(1 for _ in client.job("bench.echo", (PAYLOAD for _ in range(n))))
+        rate = count / (time.perf_counter() - start)
+    CPU["master"] = cpu.per_message(n)
     assert count == n, count
     client.close()
     stop_all(procs)
@@ -45,10 +49,14 @@ def main() -> None:
     with secured(False):
         raw = best(raw_pipe, args.stream, args.repeat)
         ours = best(master_job, args.stream, args.repeat)
+        plain_cpu = dict(CPU)
     with secured(True):
         keyed = best(master_job, args.stream, args.repeat)
     report([("job through Master + 2 workers vs raw one-hop pipe", ours, raw)])
     report_secured([("job through Master + 2 workers", keyed, ours)])
+    print("CPU us per message, by process (last run of each):")
+    report_cpu("raw one-hop pipe", plain_cpu["raw pipe"])
+    report_cpu("job through Master + 2 workers", plain_cpu["master"])
 
 
 if __name__ == "__main__":
