@@ -93,5 +93,43 @@ def client_job(db: str, count: str) -> None:
         print(f"rate {done / (time.perf_counter() - start):.1f}", flush=True)
 
 
+def worker_load(db: str, work_ms: str) -> None:
+    """A worker whose `echo` takes `work_ms` milliseconds (blocking: work elsewhere)."""
+    import time
+
+    from greenpylm.servers import Worker
+    pause = float(work_ms) / 1000
+
+    class Loaded(Worker):
+        def echo(self, payload: bytes) -> bytes:
+            if pause:
+                time.sleep(pause)
+            return payload
+
+    Loaded(db_address=db, log_level="WARNING").start()
+
+
+def clients_job(db: str, clients: str, count: str) -> None:
+    """`clients` clients (greenlets of this process), each running one job of
+    `count` messages after a warm-up; prints the wall-clock start and end."""
+    import time
+
+    import gevent
+
+    from greenpylm.clients import Client
+    made = [Client("bench", db, logging_level="WARNING") for _ in range(int(clients))]
+    for client in made:
+        list(client.job("bench.echo", (b"x" * 16 for _ in range(50)), timeout=60))
+    print("ready", flush=True)
+    sys.stdin.readline()  # all client processes start together
+    start = time.time()
+    jobs = [gevent.spawn(lambda c=c: sum(1 for _ in c.job(
+        "bench.echo", (b"x" * 16 for _ in range(int(count))), timeout=120))) for c in made]
+    done = sum(job.get() for job in jobs)
+    print(f"done {done} {start:.6f} {time.time():.6f}", flush=True)
+    for client in made:
+        client.close()
+
+
 if __name__ == "__main__":
     globals()[sys.argv[1]](*sys.argv[2:])
