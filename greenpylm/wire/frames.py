@@ -39,11 +39,12 @@ FLAG_CODE = 0x02     # a code frame follows (after the error frame, if any)
 FLAG_DROPPED = 0x04  # a step returned None: the message ends here
 FLAG_PICKLED = 0x08  # the payload is a pickled Python object (signed)
 KNOWN_FLAGS = FLAG_ERROR | FLAG_CODE | FLAG_DROPPED | FLAG_PICKLED
+PACKED_FLAGS_REFUSED = 0xFF & ~(FLAG_DROPPED | FLAG_PICKLED)  # a packed message has no more
 
 # flags u8, stage u32, id 16 bytes, then the lengths of the six variable fields
 HEADER = struct.Struct(">BI16s6H")
 HEADER_SIZE = HEADER.size
-LENGTH = struct.Struct(">I")  # a packed payload's length
+LENGTH = struct.Struct(">I")  # a packed payload's length (4 bytes)
 PACK_PAYLOAD = 4096  # the largest payload a packed batch carries
 PACK_TOTAL = 256 * 1024  # the most payload bytes one packed batch carries
 MAX_FIELD = 0xFFFF
@@ -226,7 +227,8 @@ def decode(frames: Sequence[bytes], max_frame: int = DEFAULT_MAX_FRAME) -> list[
         size = len(header)
         if size < HEADER_SIZE:
             raise ProtocolError("bad-header", f"header of {size} bytes is too short")
-        flags, stage, mid, lp, lc, lf, lk, ld, ls = unpack_header(header)
+        fields = unpack_header(header)
+        flags, _, _, lp, lc, lf, lk, ld, ls = fields
         if flags & ~KNOWN_FLAGS:
             raise ProtocolError("bad-header", f"unknown flags {flags:#x}")
         if HEADER_SIZE + lp + lc + lf + lk + ld + ls != size:
@@ -246,8 +248,7 @@ def decode(frames: Sequence[bytes], max_frame: int = DEFAULT_MAX_FRAME) -> list[
             if len(code) > max_frame:
                 raise ProtocolError("oversized", f"code of {len(code)} bytes exceeds {max_frame}")
             i += 1
-        out.append(message(header, 0, (flags, stage, mid, lp, lc, lf, lk, ld, ls), payload,
-                           error, code))
+        out.append(message(header, 0, fields, payload, error, code))
     return out
 
 
@@ -260,12 +261,18 @@ def message(frame: bytes, at: int, fields: tuple, payload: bytes,
     end_f = end_c + lf
     end_k = end_f + lk
     end_d = end_k + ld
+    try:
+        function = frame[end_c:end_f].decode()
+        pipeline = frame[at + HEADER_SIZE:end_p].decode()
+        client = frame[end_p:end_c].decode()
+        cache = frame[end_f:end_k].decode()
+    except UnicodeDecodeError:  # say which, in the documented order
+        for start, end, name in ((end_c, end_f, "function"), (at + HEADER_SIZE, end_p,
+                                 "pipeline"), (end_p, end_c, "client"), (end_f, end_k, "cache")):
+            _text(frame[start:end], name)
+        raise
     return Message(
-        _text(frame[end_c:end_f], "function"), payload,
-        pipeline=_text(frame[at + HEADER_SIZE:end_p], "pipeline"),
-        client=_text(frame[end_p:end_c], "client"),
-        stage=stage,
-        cache=_text(frame[end_f:end_k], "cache"),
+        function, payload, pipeline=pipeline, client=client, stage=stage, cache=cache,
         id=mid,
         digest=frame[end_k:end_d],
         signature=frame[end_d:end_d + ls],
@@ -287,20 +294,21 @@ def unpack(frame: bytes) -> list[Message]:
         if n - at < HEADER_SIZE + LENGTH.size:
             raise ProtocolError("truncated", f"a packed message at byte {at} is cut short")
         fields = unpack_header(frame, at)
-        flags = fields[0]
-        if flags & ~(KNOWN_FLAGS & ~(FLAG_ERROR | FLAG_CODE)):
+        flags, _, _, lp, lc, lf, lk, ld, ls = fields
+        if flags & PACKED_FLAGS_REFUSED:
             raise ProtocolError("bad-header", f"flags {flags:#x} in a packed batch (which "
                                 "carries no error or code)")
-        end = at + HEADER_SIZE + sum(fields[3:])
-        if end + LENGTH.size > n:
+        end = at + HEADER_SIZE + lp + lc + lf + lk + ld + ls
+        if end + 4 > n:
             raise ProtocolError("truncated", f"a packed header at byte {at} is cut short")
-        (size,) = unpack_length(frame, end)
-        start = end + LENGTH.size
-        if size > PACK_PAYLOAD or start + size > n:
+        size = unpack_length(frame, end)[0]
+        start = end + 4
+        stop = start + size
+        if size > PACK_PAYLOAD or stop > n:
             raise ProtocolError("bad-packed", f"a packed payload of {size} bytes at byte "
                                 f"{start} does not fit")
-        out.append(message(frame, at, fields, frame[start:start + size]))
-        at = start + size
+        out.append(message(frame, at, fields, frame[start:stop]))
+        at = stop
     if not out:
         raise ProtocolError("truncated", "a batch holds at least one message")
     return out
