@@ -202,11 +202,13 @@ def free_port_block(n: int) -> int:
 
 
 def master_and_workers(procs: list, workers: tuple[str, ...] = ("w1", "w2"),
-                       name: str = "m") -> tuple[Proc, str]:
-    """A master of servers_for_tests (named `name`) and its `workers`, each a
-    process added to `procs`, all joined; the master and its db address."""
+                       name: str = "m", options: tuple[str, ...] = ()) -> tuple[Proc, str]:
+    """A master of servers_for_tests (named `name`, with the role's `options`) and
+    its `workers`, each a process added to `procs`, all joined; the master and
+    its db address."""
     db, pull, pub, wpull, wpush = (tcp(free_port()) for _ in range(5))
-    master = Proc(["tests/servers_for_tests.py", "master", name, db, pull, pub, wpull, wpush])
+    master = Proc(["tests/servers_for_tests.py", "master", name, db, pull, pub, wpull, wpush,
+                   *options])
     procs.append(master)
     master.wait_for("started")
     for worker in workers:

@@ -9,7 +9,7 @@ import pytest
 
 from greenpylm import CallTimeout, RemoteError
 from greenpylm.clients import Client
-from helpers import Proc, free_port, tcp
+from helpers import Proc, master_and_workers
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -17,15 +17,7 @@ pytestmark = pytest.mark.timeout(120)
 def cluster(procs, *workers: str, limit: str = "") -> tuple[str, Proc]:
     """A master (time limit `limit` seconds, 2 tries) with `workers`: its db address
     and its process."""
-    db, pull, pub, wpull, wpush = (tcp(free_port()) for _ in range(5))
-    extra = ["3", limit, "2"] if limit else []
-    master = Proc(["tests/servers_for_tests.py", "master", "m", db, pull, pub, wpull, wpush,
-                   *extra])
-    procs.append(master)
-    master.wait_for("started")
-    for name in workers:
-        procs.append(Proc(["tests/servers_for_tests.py", "worker", name, db]))
-        master.wait_for(f"worker {name} joined")
+    master, db = master_and_workers(procs, workers, options=("3", limit, "2") if limit else ())
     return db, master
 
 

@@ -69,15 +69,17 @@ class ChainClient(ClientBase):
                 noticed = True
                 self.log.info("no server at {} has accepted the connection yet (is it up?); "
                               "still waiting", self.pull_address)
-        self._push.disable_monitor()
-        self._accepted.close(0)
-        self._accepted = None
+        self._stop_watching()
 
-    def close(self) -> None:
+    def _stop_watching(self) -> None:
+        """No more waiting for a handshake: the monitor goes."""
         if self._accepted is not None:
             self._push.disable_monitor()
             self._accepted.close(0)
             self._accepted = None
+
+    def close(self) -> None:
+        self._stop_watching()
         super().close()
 
 

@@ -268,9 +268,10 @@ class WorkerPushService(Outbound):
             if self._sampled:
                 now = time.monotonic()
                 for ticket in first:
-                    handed = self._sampled.pop(ticket, None)
-                    if handed is not None:
-                        self.round_trips.add(now - handed)
+                    if not ticket % SAMPLE_EVERY:  # only those are sampled
+                        handed = self._sampled.pop(ticket, None)
+                        if handed is not None:
+                            self.round_trips.add(now - handed)
             self.server.router.emit(self.name, fresh)
         if not self.outbox and not self.held:
             self._idle.set()
