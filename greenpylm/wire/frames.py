@@ -97,34 +97,37 @@ def encode_header(m: Message) -> bytes:
     return b"".join((fixed, pipeline, client, function, cache, m.digest, m.signature))
 
 
-def packable(messages: Sequence[Message]) -> bool:
-    """Whether `messages` may go as one packed batch: small payloads, no error or code."""
+def _packed(messages: Sequence[Message]) -> bytes | None:
+    """The packed frame of `messages`, or None unless each has a small bytes
+    payload and no error or code, and all of them `PACK_TOTAL` bytes at most."""
+    parts: list = []
+    add = parts.append
     total = 0
+    length = LENGTH.pack
     for m in messages:
         payload = m.payload
         if m.error is not None or m.code is not None or \
                 not isinstance(payload, (bytes, bytearray)) or len(payload) > PACK_PAYLOAD:
-            return False
+            return None
         total += len(payload)
-    return total <= PACK_TOTAL
+        add(encode_header(m))
+        add(length(len(payload)))
+        add(payload)
+    return b"".join(parts) if total <= PACK_TOTAL else None
 
 
 def encode(messages: Iterable[Message], max_frame: int | None = None,
            pack: bool = False) -> list:
     """The frames of one batch holding `messages` (at least one); with
     `max_frame`, a payload or code frame larger than that is a ProtocolError
-    (the peer would refuse the whole batch). With `pack`, messages that all
-    qualify (`packable`) go as one packed batch, if there are several."""
+    (the peer would refuse the whole batch). With `pack`, several messages that all
+    qualify (`_packed`) go as one packed batch."""
     if pack:
         messages = messages if isinstance(messages, list) else list(messages)
-        if len(messages) > 1 and packable(messages):  # one message: its frames cost less
-            parts = []
-            add = parts.append
-            for m in messages:
-                add(encode_header(m))
-                add(LENGTH.pack(len(m.payload)))
-                add(m.payload)
-            return [TAG_PACKED, b"".join(parts)]
+        if len(messages) > 1:  # one message: its frames cost less
+            packed = _packed(messages)
+            if packed is not None:
+                return [TAG_PACKED, packed]
     frames: list = [TAG_BATCH]
     append = frames.append
     for m in messages:
@@ -256,31 +259,26 @@ def message(frame: bytes, at: int, fields: tuple, payload: bytes,
             error: ErrorRecord | None = None, code: bytes | None = None) -> Message:
     """The message whose checked header starts at `at` in `frame`, its fields unpacked."""
     flags, stage, mid, lp, lc, lf, lk, ld, ls = fields
-    end_p = at + HEADER_SIZE + lp
+    start = at + HEADER_SIZE
+    end_p = start + lp
     end_c = end_p + lc
     end_f = end_c + lf
     end_k = end_f + lk
     end_d = end_k + ld
-    try:
+    try:  # the empty fields (often pipeline and cache) cost no decoding
         function = frame[end_c:end_f].decode()
-        pipeline = frame[at + HEADER_SIZE:end_p].decode()
         client = frame[end_p:end_c].decode()
-        cache = frame[end_f:end_k].decode()
+        pipeline = frame[start:end_p].decode() if lp else ""
+        cache = frame[end_f:end_k].decode() if lk else ""
     except UnicodeDecodeError:  # say which, in the documented order
-        for start, end, name in ((end_c, end_f, "function"), (at + HEADER_SIZE, end_p,
-                                 "pipeline"), (end_p, end_c, "client"), (end_f, end_k, "cache")):
-            _text(frame[start:end], name)
+        for first, last, name in ((end_c, end_f, "function"), (start, end_p, "pipeline"),
+                                  (end_p, end_c, "client"), (end_f, end_k, "cache")):
+            _text(frame[first:last], name)
         raise
-    return Message(
-        function, payload, pipeline=pipeline, client=client, stage=stage, cache=cache,
-        id=mid,
-        digest=frame[end_k:end_d],
-        signature=frame[end_d:end_d + ls],
-        code=code,
-        error=error,
-        dropped=bool(flags & FLAG_DROPPED),
-        pickled=bool(flags & FLAG_PICKLED),
-    )
+    return Message.from_wire(
+        function, payload, pipeline, client, stage, cache, mid,
+        frame[end_k:end_d] if ld else b"", frame[end_d:end_d + ls] if ls else b"",
+        code, error, bool(flags & FLAG_DROPPED), bool(flags & FLAG_PICKLED))
 
 
 def unpack(frame: bytes) -> list[Message]:

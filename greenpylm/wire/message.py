@@ -128,6 +128,31 @@ class Message:
         #: client's lane at the publisher (`PubPart.lanes`); never on the wire
         self.lane: Any = None
 
+    @classmethod
+    def from_wire(cls, function: str, payload: Any, pipeline: str, client: str, stage: int,
+                  cache: str, id: bytes, digest: bytes, signature: bytes, code: bytes | None,
+                  error: ErrorRecord | None, dropped: bool, pickled: bool) -> "Message":
+        """A message decoded from its frames (`frames.decode`), every field given in
+        order: built slot by slot, about four times cheaper than the keyword
+        constructor, which is what every received message would pay."""
+        m = object.__new__(cls)
+        m.id = id
+        m.pipeline = pipeline
+        m.client = client
+        m.stage = stage
+        m.function = function
+        m.cache = cache
+        m.payload = payload
+        m.digest = digest
+        m.signature = signature
+        m.code = code
+        m.error = error
+        m.dropped = dropped
+        m.pickled = pickled
+        m.ticket = 0
+        m.lane = None
+        return m
+
     def steps(self) -> list[str]:
         """The ``server.method`` steps of `function`, in order."""
         return self.function.split()
