@@ -162,12 +162,14 @@ class BaseMaster(ServerTemplate):
     change_payload = staticmethod(MethodRunner.change_payload)
 
     def scatter(self, message: Message) -> Iterable[Message]:
-        """Messages for the workers made from one incoming message (itself, by default)."""
-        yield message
+        """Messages for the workers made from one incoming message (itself, by
+        default); an override may be a generator."""
+        return (message,)
 
     def gather(self, message: Message) -> Iterable[Message]:
-        """Messages to publish made from one worker result (itself, by default)."""
-        yield message
+        """Messages to publish made from one worker result (itself, by default;
+        an override may be a generator)."""
+        return (message,)
 
 
 class Master(BaseMaster):

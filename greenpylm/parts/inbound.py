@@ -105,10 +105,12 @@ class Inbound(Part):
         while True:
             if not may_handle():
                 self._turns.wait(may_handle, wake)
-            message = queue.popleft()
+            # one handler takes all that is queued (one call for a whole batch);
+            # several take one message each, so none waits behind another's slow step
+            messages = queue.take() if self.concurrency == 1 else [queue.popleft()]
             self._busy += 1
             try:
-                self.deliver([message])
+                self.deliver(messages)
             finally:
                 self._busy -= 1
             if not queue:
