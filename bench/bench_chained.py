@@ -14,7 +14,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from _util import best, free_port, raw_pipe, report, stop_all  # noqa: E402
+from _util import (CPU, CpuPerMessage, best, free_port, raw_pipe, report,  # noqa: E402
+                   report_cpu, stop_all)
 
 KEY = "bench key"
 
@@ -36,9 +37,12 @@ def chain(n: int) -> float:
     steps = [lambda x: x + 1, lambda x: x * 2, lambda x: x - 1]
     with LoopClient(back, pulls[0], key=KEY, logging_level="WARNING") as client:
         client.eval(steps, 1, timeout=30)  # warm up: the chain is up
-        start = time.perf_counter()
-        results = list(client.job(steps, range(n)))
-        rate = len(results) / (time.perf_counter() - start)
+        pids = {"client": os.getpid(), **{name: p.pid for name, p in zip("abc", procs)}}
+        with CpuPerMessage(pids) as cpu:
+            start = time.perf_counter()
+            results = list(client.job(steps, range(n)))
+            rate = len(results) / (time.perf_counter() - start)
+    CPU["chain"] = cpu.per_message(n)
     assert sorted(results) == [2 * x + 1 for x in range(n)]
     stop_all(procs)
     return rate
@@ -52,6 +56,9 @@ def main() -> None:
     raw = best(raw_pipe, args.items, args.repeat)
     ours = best(chain, args.items, args.repeat)
     report([("3 chained servers, 3 shipped lambdas vs raw pipe", ours, raw)])
+    print("CPU us per message, by process (last run of each):")
+    report_cpu("raw one-hop pipe", CPU["raw pipe"])
+    report_cpu("3 chained servers (a, b, c)", CPU["chain"])
 
 
 if __name__ == "__main__":

@@ -6,7 +6,8 @@ import inspect
 import os
 import sys
 import time
-from typing import Any, Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any, Callable
 
 import gevent
 import gevent.local
