@@ -131,5 +131,76 @@ def clients_job(db: str, clients: str, count: str) -> None:
         client.close()
 
 
+def zerorpc_echo(port: str) -> None:
+    """The zerorpc peer: a zerorpc server whose `echo` method returns its argument."""
+    import zerorpc
+
+    class Echo:
+        def echo(self, payload: bytes) -> bytes:
+            return payload
+
+    server = zerorpc.Server(Echo())
+    server.bind(f"tcp://127.0.0.1:{port}")
+    server.run()
+
+
+def master_capped(db: str, pull: str, pub: str, wpull: str, wpush: str,
+                  max_capacity: str) -> None:
+    """A master that lets one worker hold `max_capacity` messages (default 4096)."""
+    from greenpylm.servers import Master
+    a = "tcp://127.0.0.1:{}".format
+    Master("bench", a(pull), a(pub), a(wpull), a(wpush), a(db), log_level="WARNING",
+           max_worker_capacity=int(max_capacity)).start()
+
+
+def worker_holding(db: str, capacity: str) -> None:
+    """A worker of capacity `capacity` whose `hold` answers only once a line
+    comes on its stdin (or stdin is closed): till then it holds everything it
+    is handed, and keeps its heartbeats going. `echo` answers at once."""
+    import gevent
+    from gevent.event import Event
+    from gevent.os import make_nonblocking, nb_read
+
+    from greenpylm.servers import Worker
+    released = Event()
+
+    def release_on_stdin() -> None:
+        make_nonblocking(sys.stdin.fileno())
+        nb_read(sys.stdin.fileno(), 1)  # a line, or end of file
+        released.set()
+
+    class Holding(Worker):
+        def hold(self, payload: bytes) -> bytes:
+            released.wait()
+            return payload
+
+    gevent.spawn(release_on_stdin)
+    Holding(db_address=f"tcp://127.0.0.1:{db}", log_level="WARNING",
+            capacity=int(capacity)).start()
+
+
+def push_queue(port: str, *counts: str) -> None:
+    """The raw baseline of messages held in flight: a plain pyzmq PUSH with no
+    send limit, connected to `port`, whose listener never accepts (so the zmq
+    handshake never ends and every message stays in this process's queue).
+    Says "ready"; then for each of `counts`, after a line on stdin, queues
+    16-byte messages up to that count and says "queued COUNT"."""
+    import zmq as plain
+    push = plain.Context.instance().socket(plain.PUSH)
+    push.setsockopt(plain.SNDHWM, 0)  # no limit
+    push.setsockopt(plain.HANDSHAKE_IVL, 0)  # never give up on the handshake
+    push.setsockopt(plain.LINGER, 0)
+    push.connect(f"tcp://127.0.0.1:{port}")
+    payload, queued = b"x" * 16, 0
+    print("ready", flush=True)
+    for count in map(int, counts):
+        sys.stdin.readline()
+        for _ in range(count - queued):
+            push.send(payload)
+        queued = count
+        print(f"queued {queued}", flush=True)
+    sys.stdin.readline()
+
+
 if __name__ == "__main__":
     globals()[sys.argv[1]](*sys.argv[2:])

@@ -11,15 +11,12 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+from _measure import rss_kib  # noqa: E402
 from _util import PAYLOAD, free_port, spawn_role, stop_all  # noqa: E402
 
 
 def rss_mb(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
+    return rss_kib(pid) / 1024
 
 
 def main() -> None:
