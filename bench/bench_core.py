@@ -28,8 +28,8 @@ from typing import Callable
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from _util import (PAYLOAD, best, free_port, raw_pipe, report, report_secured,  # noqa: E402
-                   secured, spawn_role, stop_all)
+from _util import (CPU, PAYLOAD, CpuPerMessage, best, free_port, raw_pipe,  # noqa: E402
+                   report, report_cpu, report_secured, secured, spawn_role, stop_all)
 
 
 def greenpylm_server() -> tuple:
@@ -109,9 +109,11 @@ def round_trips(evals: int, rounds: int) -> list[tuple[str, float, float]]:
 
 def greenpylm_job(n: int) -> float:
     proc, client = greenpylm_server()
-    start = time.perf_counter()
-    count = sum(1 for _ in client.job("bench.echo", (PAYLOAD for _ in range(n))))
-    rate = count / (time.perf_counter() - start)
+    with CpuPerMessage({"client": os.getpid(), "server": proc.pid}) as cpu:
+        start = time.perf_counter()
+        count = sum(1 for _ in client.job("bench.echo", (PAYLOAD for _ in range(n))))
+        rate = count / (time.perf_counter() - start)
+    CPU["server"] = cpu.per_message(n)
     assert count == n, count
     client.close()
     stop_all([proc])
@@ -149,8 +151,12 @@ def main() -> None:
         rows = round_trips(args.evals, args.rounds)
         raw = best(raw_pipe, args.stream, args.repeat)
         ours = best(greenpylm_job, args.stream, args.repeat)
+        plain_cpu = dict(CPU)
     rows.append(("job through one Server vs raw one-hop pipe", ours, raw))
     report(rows)
+    print("CPU us per message, by process (last run of each):")
+    report_cpu("raw one-hop pipe", plain_cpu["raw pipe"])
+    report_cpu("job through one Server", plain_cpu["server"])
     with secured(True):
         keyed_job = best(greenpylm_job, args.stream, args.repeat)
     report_secured([("sequential eval", *secured_evals(args.evals, args.rounds // 2 or 1)),

@@ -150,11 +150,12 @@ class MethodRunner(ServerTemplate):
 
     def execute(self, message: Message) -> list[Message]:
         """Apply the step `message` asks for; the messages carrying the outcome."""
+        steps, stage = message.function.split(), message.stage
+        last = stage >= len(steps) - 1
         if message.error is None and not message.dropped:
-            out = self.apply(message)
+            out = self.apply(message, steps[stage] if stage < len(steps) else "")
         else:
             out = [message]
-        last = message.stage >= len(message.steps()) - 1
         for m in out:
             if last:
                 self.seal.strip(m)  # no later step needs the code
@@ -166,8 +167,8 @@ class MethodRunner(ServerTemplate):
             gevent.spawn(self.stop)
         return out
 
-    def apply(self, message: Message) -> list[Message]:
-        step = message.current_step()
+    def apply(self, message: Message, step: str) -> list[Message]:
+        """Run `step` (``server.method``, the message's current one) on `message`."""
         server, _, method = step.partition(".")
         if server != self.serves and self.checks_server_name:
             return [self._fail(message, "WrongServer",

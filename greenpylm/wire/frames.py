@@ -269,6 +269,8 @@ def message(frame: bytes, at: int, fields: tuple, payload: bytes,
         function = frame[end_c:end_f].decode()
         client = frame[end_p:end_c].decode()
         pipeline = frame[start:end_p].decode() if lp else ""
+        if pipeline == client:  # a client's own session: one string kept, not two
+            pipeline = client
         cache = frame[end_f:end_k].decode() if lk else ""
     except UnicodeDecodeError:  # say which, in the documented order
         for first, last, name in ((end_c, end_f, "function"), (start, end_p, "pipeline"),
