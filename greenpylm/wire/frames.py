@@ -22,6 +22,8 @@ import struct
 from typing import Iterable, Sequence
 
 from .errors import ProtocolError
+from .header import (FLAG_CODE, FLAG_DROPPED, FLAG_ERROR, FLAG_PICKLED, HEADER,  # noqa: F401
+                     HEADER_SIZE, KNOWN_FLAGS, HeaderReader, HeaderWriter)
 from .message import ID_SIZE, ErrorRecord, Message
 
 MAGIC = b"GPLM"
@@ -34,20 +36,10 @@ TAG_PACKED = MAGIC + bytes((VERSION, KIND_PACKED))
 TAG_WELCOME = MAGIC + bytes((VERSION, KIND_WELCOME))
 TAG_SIZE = len(TAG_BATCH)
 
-FLAG_ERROR = 0x01    # an error frame follows the payload frame
-FLAG_CODE = 0x02     # a code frame follows (after the error frame, if any)
-FLAG_DROPPED = 0x04  # a step returned None: the message ends here
-FLAG_PICKLED = 0x08  # the payload is a pickled Python object (signed)
-KNOWN_FLAGS = FLAG_ERROR | FLAG_CODE | FLAG_DROPPED | FLAG_PICKLED
 PACKED_FLAGS_REFUSED = 0xFF & ~(FLAG_DROPPED | FLAG_PICKLED)  # a packed message has no more
-
-# flags u8, stage u32, id 16 bytes, then the lengths of the six variable fields
-HEADER = struct.Struct(">BI16s6H")
-HEADER_SIZE = HEADER.size
 LENGTH = struct.Struct(">I")  # a packed payload's length (4 bytes)
 PACK_PAYLOAD = 4096  # the largest payload a packed batch carries
 PACK_TOTAL = 256 * 1024  # the most payload bytes one packed batch carries
-MAX_FIELD = 0xFFFF
 DEFAULT_MAX_FRAME = 64 * 1024 * 1024
 
 
@@ -65,36 +57,7 @@ def welcome_nonce(frames: Sequence[bytes]) -> bytes | None:
 
 def encode_header(m: Message) -> bytes:
     """The header frame of one message."""
-    try:
-        pipeline = m.pipeline.encode()
-        client = m.client.encode()
-        function = m.function.encode()
-        cache = m.cache.encode()
-    except UnicodeEncodeError as exc:
-        raise ProtocolError("bad-field", f"text field cannot be UTF-8: {exc}") from None
-    if len(m.id) != ID_SIZE:
-        raise ProtocolError("bad-field", f"message id of {len(m.id)} bytes, not {ID_SIZE}")
-    flags = 0
-    if m.error is not None:
-        flags |= FLAG_ERROR
-    if m.code is not None:
-        flags |= FLAG_CODE
-    if m.dropped:
-        flags |= FLAG_DROPPED
-    if m.pickled:
-        flags |= FLAG_PICKLED
-    try:
-        fixed = HEADER.pack(flags, m.stage, m.id, len(pipeline), len(client), len(function),
-                            len(cache), len(m.digest), len(m.signature))
-    except struct.error as exc:
-        fields = {"pipeline": pipeline, "client": client, "function": function,
-                  "cache key": cache, "digest": m.digest, "signature": m.signature}
-        for name, raw in fields.items():
-            if len(raw) > MAX_FIELD:
-                raise ProtocolError("bad-field", f"the {name} is {len(raw)} bytes long; a "
-                                    f"header field holds {MAX_FIELD} at most") from None
-        raise ProtocolError("bad-field", f"cannot encode {m!r}: {exc}") from None
-    return b"".join((fixed, pipeline, client, function, cache, m.digest, m.signature))
+    return HeaderWriter().header(m)
 
 
 def _packed(messages: Sequence[Message]) -> bytes | None:
@@ -104,13 +67,14 @@ def _packed(messages: Sequence[Message]) -> bytes | None:
     add = parts.append
     total = 0
     length = LENGTH.pack
+    header = HeaderWriter().header
     for m in messages:
         payload = m.payload
         if m.error is not None or m.code is not None or \
                 not isinstance(payload, (bytes, bytearray)) or len(payload) > PACK_PAYLOAD:
             return None
         total += len(payload)
-        add(encode_header(m))
+        add(header(m))
         add(length(len(payload)))
         add(payload)
     return b"".join(parts) if total <= PACK_TOTAL else None
@@ -130,6 +94,7 @@ def encode(messages: Iterable[Message], max_frame: int | None = None,
                 return [TAG_PACKED, packed]
     frames: list = [TAG_BATCH]
     append = frames.append
+    header = HeaderWriter().header
     for m in messages:
         payload = m.payload
         if not isinstance(payload, (bytes, bytearray, memoryview)):
@@ -139,7 +104,7 @@ def encode(messages: Iterable[Message], max_frame: int | None = None,
             size = max(len(payload), len(m.code or b""))
             raise ProtocolError("oversized", f"a frame of {size} bytes is larger than the "
                                 f"frame limit of {max_frame} bytes (max_frame)")
-        append(encode_header(m))
+        append(header(m))
         append(payload)
         if m.error is not None:
             append(m.error.to_bytes())
@@ -181,13 +146,6 @@ def header_id(frame: bytes) -> bytes | None:
     return frame[5:5 + ID_SIZE] if len(frame) >= 5 + ID_SIZE else None
 
 
-def _text(raw: bytes, name: str) -> str:
-    try:
-        return raw.decode()
-    except UnicodeDecodeError:
-        raise ProtocolError("bad-utf8", f"{name} is not UTF-8") from None
-
-
 def check_tag(frame: bytes) -> int:
     """The kind of a batch, after checking its tag frame."""
     if len(frame) != TAG_SIZE or frame[:4] != MAGIC:
@@ -221,6 +179,7 @@ def decode(frames: Sequence[bytes], max_frame: int = DEFAULT_MAX_FRAME) -> list[
     out = []
     i = 1
     unpack_header = HEADER.unpack_from
+    message = HeaderReader().message
     while i < n:
         if i + 1 >= n:
             raise ProtocolError("truncated", f"header at frame {i} has no payload frame")
@@ -255,34 +214,6 @@ def decode(frames: Sequence[bytes], max_frame: int = DEFAULT_MAX_FRAME) -> list[
     return out
 
 
-def message(frame: bytes, at: int, fields: tuple, payload: bytes,
-            error: ErrorRecord | None = None, code: bytes | None = None) -> Message:
-    """The message whose checked header starts at `at` in `frame`, its fields unpacked."""
-    flags, stage, mid, lp, lc, lf, lk, ld, ls = fields
-    start = at + HEADER_SIZE
-    end_p = start + lp
-    end_c = end_p + lc
-    end_f = end_c + lf
-    end_k = end_f + lk
-    end_d = end_k + ld
-    try:  # the empty fields (often pipeline and cache) cost no decoding
-        function = frame[end_c:end_f].decode()
-        client = frame[end_p:end_c].decode()
-        pipeline = frame[start:end_p].decode() if lp else ""
-        if pipeline == client:  # a client's own session: one string kept, not two
-            pipeline = client
-        cache = frame[end_f:end_k].decode() if lk else ""
-    except UnicodeDecodeError:  # say which, in the documented order
-        for first, last, name in ((end_c, end_f, "function"), (start, end_p, "pipeline"),
-                                  (end_p, end_c, "client"), (end_f, end_k, "cache")):
-            _text(frame[first:last], name)
-        raise
-    return Message.from_wire(
-        function, payload, pipeline, client, stage, cache, mid,
-        frame[end_k:end_d] if ld else b"", frame[end_d:end_d + ls] if ls else b"",
-        code, error, bool(flags & FLAG_DROPPED), bool(flags & FLAG_PICKLED))
-
-
 def unpack(frame: bytes) -> list[Message]:
     """The messages of a packed batch's frame; raises `ProtocolError` on anything malformed."""
     out = []
@@ -290,6 +221,7 @@ def unpack(frame: bytes) -> list[Message]:
     at = 0
     unpack_header = HEADER.unpack_from
     unpack_length = LENGTH.unpack_from
+    message = HeaderReader().message
     while at < n:
         if n - at < HEADER_SIZE + LENGTH.size:
             raise ProtocolError("truncated", f"a packed message at byte {at} is cut short")

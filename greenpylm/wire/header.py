@@ -1,0 +1,132 @@
+"""One message's header frame (docs/protocol.md), written and read a batch at a time.
+
+The header is a fixed part (flags, stage, id, the lengths of six fields)
+and then the fields: pipeline, client, function, cache key, digest,
+signature. The messages of one batch nearly always share the first five
+(one call's function, one client and its session): `HeaderWriter` encodes
+each distinct set once per batch, and `HeaderReader` decodes it once, so
+the messages read from a batch share those strings instead of holding a
+copy each.
+"""
+from __future__ import annotations
+
+import struct
+
+from .errors import ProtocolError
+from .message import ID_SIZE, ErrorRecord, Message
+
+FLAG_ERROR = 0x01    # an error frame follows the payload frame
+FLAG_CODE = 0x02     # a code frame follows (after the error frame, if any)
+FLAG_DROPPED = 0x04  # a step returned None: the message ends here
+FLAG_PICKLED = 0x08  # the payload is a pickled Python object (signed)
+KNOWN_FLAGS = FLAG_ERROR | FLAG_CODE | FLAG_DROPPED | FLAG_PICKLED
+
+# flags u8, stage u32, id 16 bytes, then the lengths of the six variable fields
+HEADER = struct.Struct(">BI16s6H")
+HEADER_SIZE = HEADER.size
+LENGTHS_AT = 1 + 4 + ID_SIZE  # where the six lengths start
+MAX_FIELD = 0xFFFF
+FIELD_NAMES = ("pipeline", "client", "function", "cache key", "digest")
+
+
+class HeaderWriter:
+    """Encodes the headers of one batch's messages (a new writer per batch)."""
+
+    __slots__ = ("_fields", "_lengths", "_encoded")
+
+    def __init__(self) -> None:
+        self._fields: tuple | None = None  # the last (pipeline, client, function, cache, digest)
+        self._lengths: tuple = ()
+        self._encoded = b""
+
+    def header(self, m: Message) -> bytes:
+        """The header frame of `m`; raises `ProtocolError` for a field that
+        cannot be encoded (not UTF-8, too long, an id of the wrong size)."""
+        fields = (m.pipeline, m.client, m.function, m.cache, m.digest)
+        if fields != self._fields:
+            self._encode(fields)
+        mid = m.id
+        if len(mid) != ID_SIZE:
+            raise ProtocolError("bad-field", f"message id of {len(mid)} bytes, not {ID_SIZE}")
+        flags = 0
+        if m.error is not None:
+            flags = FLAG_ERROR
+        if m.code is not None:
+            flags |= FLAG_CODE
+        if m.dropped:
+            flags |= FLAG_DROPPED
+        if m.pickled:
+            flags |= FLAG_PICKLED
+        signature = m.signature
+        try:
+            fixed = HEADER.pack(flags, m.stage, mid, *self._lengths, len(signature))
+        except struct.error as exc:
+            if len(signature) > MAX_FIELD:
+                raise ProtocolError("bad-field", f"the signature is {len(signature)} bytes "
+                                    f"long; a header field holds {MAX_FIELD} at most") from None
+            raise ProtocolError("bad-field", f"cannot encode {m!r}: {exc}") from None
+        return b"".join((fixed, self._encoded, signature))
+
+    def _encode(self, fields: tuple) -> None:
+        try:
+            raw = [f.encode() for f in fields[:4]] + [fields[4]]
+        except UnicodeEncodeError as exc:
+            raise ProtocolError("bad-field", f"text field cannot be UTF-8: {exc}") from None
+        for name, data in zip(FIELD_NAMES, raw):
+            if len(data) > MAX_FIELD:
+                raise ProtocolError("bad-field", f"the {name} is {len(data)} bytes long; a "
+                                    f"header field holds {MAX_FIELD} at most")
+        self._fields = fields
+        self._lengths = tuple(map(len, raw))
+        self._encoded = b"".join(raw)
+
+
+class HeaderReader:
+    """Builds the messages of one batch from their checked headers (a new
+    reader per batch)."""
+
+    __slots__ = ("_raw", "_decoded")
+
+    def __init__(self) -> None:
+        self._raw = b""  # the last lengths and fields read (but the signature)
+        self._decoded: tuple = ()  # what they decoded to
+
+    def message(self, frame: bytes, at: int, fields: tuple, payload: bytes,
+                error: ErrorRecord | None = None, code: bytes | None = None) -> Message:
+        """The message whose header starts at `at` in `frame`, `fields` its fixed
+        part unpacked (the lengths already checked against the frame)."""
+        flags, stage, mid, lp, lc, lf, lk, ld, ls = fields
+        start = at + HEADER_SIZE
+        end_d = start + lp + lc + lf + lk + ld
+        raw = frame[at + LENGTHS_AT:end_d]  # with the lengths: the same bytes, the same fields
+        if raw != self._raw:
+            self._decoded = _decode_fields(frame, start, lp, lc, lf, lk, ld)
+            self._raw = raw
+        pipeline, client, function, cache, digest = self._decoded
+        return Message.from_wire(
+            function, payload, pipeline, client, stage, cache, mid, digest,
+            frame[end_d:end_d + ls] if ls else b"", code, error,
+            bool(flags & FLAG_DROPPED), bool(flags & FLAG_PICKLED))
+
+
+def _decode_fields(frame: bytes, start: int, lp: int, lc: int, lf: int, lk: int,
+                   ld: int) -> tuple:
+    """(pipeline, client, function, cache, digest) of a header's fields at `start`."""
+    end_p = start + lp
+    end_c = end_p + lc
+    end_f = end_c + lf
+    end_k = end_f + lk
+    spans = ((start, end_p), (end_p, end_c), (end_c, end_f), (end_f, end_k))
+    try:
+        pipeline, client, function, cache = (frame[a:b].decode() for a, b in spans)
+    except UnicodeDecodeError:  # say which, in the documented order
+        for (a, b), name in zip((spans[2], spans[0], spans[1], spans[3]),
+                                ("function", "pipeline", "client", "cache")):
+            try:
+                frame[a:b].decode()
+            except UnicodeDecodeError:
+                raise ProtocolError("bad-utf8", f"{name} is not UTF-8") from None
+        raise
+    if pipeline == client:  # a client's own session: one string kept, not two
+        pipeline = client
+    return pipeline, client, function, cache, frame[end_k:end_k + ld]
