@@ -70,3 +70,23 @@ def test_a_loop_client_gives_up_when_no_chain_server_accepts_it(squatter):
         assert time.monotonic() - began < 5
     finally:
         client.close()
+
+
+WAITING_WORKER = """
+import sys
+from greenpylm.servers import Worker
+Worker("w", sys.argv[1]).start()
+print("start returned", flush=True)
+"""
+
+
+def test_a_worker_stopped_while_it_waits_for_its_master_exits_cleanly(procs, squatter):
+    import signal
+    worker = python_code(WAITING_WORKER, squatter)
+    procs.append(worker)
+    worker.wait_for("no answer yet from the cache service", timeout=15)
+    worker.popen.send_signal(signal.SIGTERM)
+    worker.wait_for("start returned", timeout=10)
+    assert worker.popen.wait(10) == 0
+    text = "\n".join(worker.lines)
+    assert "stopped while starting" in text and "Traceback" not in text, text

@@ -56,7 +56,7 @@ class Server(MethodRunner):
     def moving_on(self, message: Message) -> None:
         """The next stage (signed with it); past the last step, `next_call`'s."""
         message.stage += 1
-        if message.stage >= len(message.steps()) and self.next_call:
+        if self.next_call and message.stage >= len(message.steps()):
             message.function = f"{message.function} {self.next_call}"
 
 

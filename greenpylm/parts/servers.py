@@ -65,6 +65,7 @@ class ServerTemplate(HasLogger):
         self._stopped = Event()
         self._stopped.set()
         self._stopping = False
+        self._stop_asked = False  # a signal asked the server (run by `start`) to stop
         self._runner: gevent.Greenlet | None = None
         self.stop_timeout = stop_timeout
         setup(name, log_level)
@@ -196,17 +197,26 @@ class ServerTemplate(HasLogger):
         # from its main greenlet (not under gevent.spawn inside an application);
         # taken before it starts, so that a signal right after 'started' stops it
         main = gevent.getcurrent().parent is None
+        self._stop_asked = False
         handlers = [gevent.signal_handler(number, self._stop_on_signal, number)
                     for number in (signal.SIGTERM, signal.SIGINT)] if main else []
         try:
-            runner = self.spawn()
-            runner.join()
+            try:
+                runner = self.spawn()
+            except Exception:  # what it waited for was closed by the stop a signal asked
+                if not self._stop_asked:
+                    raise
+                self.log.info("stopped while starting")
+                return
+            if not self._stop_asked:  # a signal during spawn: stop at once
+                runner.join()
         finally:
             for handler in handlers:
                 handler.cancel()
             self.stop()
 
     def _stop_on_signal(self, number: int) -> None:
+        self._stop_asked = True
         self.log.info("{}: stopping intake, finishing the work in hand",
                       signal.Signals(number).name)
         gevent.spawn(self.stop)
