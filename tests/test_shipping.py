@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import functools
+import hmac
 import os
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
-from greenpylm.shipping import Bundle, CallableCache, CodeRefused, Seal, Shipped
+from greenpylm.shipping import Bundle, CallableCache, CodeRefused, Seal, Shipped, Signer
 from greenpylm.wire import Message, ProtocolError, decode, encode
 
 pytestmark = pytest.mark.timeout(30)
@@ -131,3 +134,17 @@ def test_the_key_comes_from_the_environment(monkeypatch):
 def test_what_cannot_be_shipped_says_so():
     with pytest.raises(TypeError, match="only callables"):
         Shipped.of(42)
+
+
+@given(key=st.binary(min_size=1, max_size=200), data=st.binary(max_size=2000))
+@example(key=b"k" * 64, data=b"a block's worth of key")
+@example(key=b"k" * 65, data=b"a key longer than a block is hashed first")
+@settings(max_examples=300, deadline=None)
+def test_signatures_are_hmac_sha256(key, data):
+    """The signer's precomputed states give exactly the standard HMAC-SHA256,
+    for keys shorter and longer than SHA-256's block, and check in kind."""
+    signer = Signer(key)
+    expected = hmac.digest(key, data, "sha256")
+    assert signer.sign(data) == expected
+    assert signer.verify(data, expected)
+    assert not signer.verify(data + b"!", expected)
