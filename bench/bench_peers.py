@@ -206,8 +206,11 @@ def dask_started(workers: int) -> Iterator[Any]:
     """A dask client of a LocalCluster of `workers` processes of one thread
     each, on 127.0.0.1 and without a dashboard; both closed on leaving."""
     from dask.distributed import Client, LocalCluster
+    # silence_logs: its workers' heartbeats race the cluster's closing and log
+    # a harmless CommClosedError traceback when it shuts down
     with LocalCluster(processes=True, n_workers=workers, threads_per_worker=1,
-                      host="127.0.0.1", dashboard_address=None) as cluster:
+                      host="127.0.0.1", dashboard_address=None,
+                      silence_logs=logging.CRITICAL) as cluster:
         with Client(cluster) as client:
             yield client
 

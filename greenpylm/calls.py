@@ -19,6 +19,7 @@ from gevent.event import Event
 from .cooperative import Mailbox, Turns
 from .shipping import Seal, Shipped
 from .wire import CallTimeout, GreenpylmError, Message, ProtocolError, encode
+from .wire.message import new_id
 from .wire.transport import deadline_after
 from .window import WINDOW_BYTES, InOrder, Window
 
@@ -200,8 +201,9 @@ class Call:
 
     def message(self, payload: Any, id: bytes | None = None, with_code: bool = False) -> Message:
         """The signed message carrying `payload` (and the call's code, `with_code`)."""
-        message = Message(self.function, payload, client=self.client, pipeline=self.pipeline,
-                          cache=self.cache, id=id)
+        message = Message.build(self.function, payload, self.pipeline, self.client, 0,
+                                self.cache, new_id() if id is None else id, b"", b"", None,
+                                None, False, False)
         if with_code:
             self.seal.enclose(message, self.shipped)
         self.seal.sign(message)

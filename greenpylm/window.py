@@ -89,20 +89,26 @@ class Window:
         """Send new messages while there is room in the window."""
         call = self.call
         room = self._room()
+        inputs, make = self.inputs, call.message
         while not self.exhausted and room > 0:
             batch = []
+            limit = min(room, call.batch_size)
+            position = self.sent
+            with_code = not position and bool(call.shipped)  # the call's first message
+            size = 0
             for payload in self._source:
-                message = call.message(payload, with_code=not self.sent and not batch
-                                       and bool(call.shipped))
-                self.inputs[message.id] = (self.sent + len(batch), payload)
-                size = payload_size(payload)
-                self._input_bytes += size
-                self._sent_bytes += size
+                message = make(payload, with_code=with_code)
+                with_code = False
+                inputs[message.id] = (position, payload)
+                position += 1
+                size += payload_size(payload)
                 batch.append(message)
-                if len(batch) >= min(room, call.batch_size):
+                if len(batch) >= limit:
                     break
             else:
                 self.exhausted = True
+            self._input_bytes += size
+            self._sent_bytes += size
             if batch:
                 ids = [m.id for m in batch]
                 call.inbox.expect(ids)

@@ -103,7 +103,7 @@ class HeaderReader:
             self._decoded = _decode_fields(frame, start, lp, lc, lf, lk, ld)
             self._raw = raw
         pipeline, client, function, cache, digest = self._decoded
-        return Message.from_wire(
+        return Message.build(
             function, payload, pipeline, client, stage, cache, mid, digest,
             frame[end_d:end_d + ls] if ls else b"", code, error,
             bool(flags & FLAG_DROPPED), bool(flags & FLAG_PICKLED))

@@ -129,12 +129,12 @@ class Message:
         self.lane: Any = None
 
     @classmethod
-    def from_wire(cls, function: str, payload: Any, pipeline: str, client: str, stage: int,
-                  cache: str, id: bytes, digest: bytes, signature: bytes, code: bytes | None,
-                  error: ErrorRecord | None, dropped: bool, pickled: bool) -> "Message":
-        """A message decoded from its frames (`frames.decode`), every field given in
-        order: built slot by slot, about four times cheaper than the keyword
-        constructor, which is what every received message would pay."""
+    def build(cls, function: str, payload: Any, pipeline: str, client: str, stage: int,
+              cache: str, id: bytes, digest: bytes, signature: bytes, code: bytes | None,
+              error: ErrorRecord | None, dropped: bool, pickled: bool) -> "Message":
+        """A message with every field given, in order: built slot by slot, about
+        twice as cheap as the keyword constructor, for code that makes one
+        message per item (a decoded batch, a call's inputs)."""
         m = object.__new__(cls)
         m.id = id
         m.pipeline = pipeline
