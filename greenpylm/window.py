@@ -144,15 +144,17 @@ class Window:
                 call.send(encode([call.message(self.inputs[id][1], id, with_code=True)]))
                 return None
             self.outstanding.discard(id)
-            self._resends.pop(id, None)
-            self._input_bytes -= payload_size(self.inputs[id][1])
+            if self._resends:
+                self._resends.pop(id, None)
+            entry = self.inputs[id] if self.fan_out else self.inputs.pop(id)
+            self._input_bytes -= payload_size(entry[1])
             self._replies += 1
             self._reply_bytes += payload_size(reply.payload)
             if self.fan_out:
                 self._answered.add(id)
-                return self.inputs.get(id)
-            call.inbox.forget(id)
-            return self.inputs.pop(id, None)
+            else:
+                call.inbox.forget(id)
+            return entry
         if id in self._answered:
             return self.inputs.get(id)
         return None  # a late answer to an earlier, timed-out call
