@@ -7,7 +7,7 @@ import socket
 import subprocess
 import sys
 import time
-from typing import Iterator
+from typing import Any, Callable, Iterator
 
 import gevent
 import zmq.green as zmq
@@ -145,3 +145,20 @@ def raw_pipe(n: int) -> float:
     return rate
 
 
+def alternating_rounds(calls: dict[str, Callable[[], Any]], evals: int, rounds: int
+                       ) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """Rates of each round and the time of every call, by kind: each round
+    makes `evals` sequential calls of every kind, one kind after the other."""
+    rates: dict[str, list[float]] = {kind: [] for kind in calls}
+    latencies: dict[str, list[float]] = {kind: [] for kind in calls}
+    clock = time.perf_counter
+    for _ in range(rounds):
+        for kind, call in calls.items():
+            times = latencies[kind]
+            start = clock()
+            for _ in range(evals):
+                before = clock()
+                call()
+                times.append(clock() - before)
+            rates[kind].append(evals / (clock() - start))
+    return rates, latencies

@@ -28,8 +28,9 @@ from typing import Callable
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from _util import (CPU, PAYLOAD, CpuPerMessage, best, free_port, raw_pipe,  # noqa: E402
-                   report, report_cpu, report_secured, secured, spawn_role, stop_all)
+from _util import (CPU, PAYLOAD, CpuPerMessage, alternating_rounds, best,  # noqa: E402
+                   free_port, raw_pipe, report, report_cpu, report_secured, secured,
+                   spawn_role, stop_all)
 
 
 def greenpylm_server() -> tuple:
@@ -76,18 +77,7 @@ def round_trips(evals: int, rounds: int) -> list[tuple[str, float, float]]:
         "reqrep": raw_reqrep, "dealer_router": raw_dealer_router, "eval": greenpylm_eval}
     for call in kinds.values():
         call()  # connected
-    rates: dict[str, list[float]] = {kind: [] for kind in kinds}
-    latencies: dict[str, list[float]] = {kind: [] for kind in kinds}
-    clock = time.perf_counter
-    for _ in range(rounds):
-        for kind, call in kinds.items():
-            times = latencies[kind]
-            start = clock()
-            for _ in range(evals):
-                before = clock()
-                call()
-                times.append(clock() - before)
-            rates[kind].append(evals / (clock() - start))
+    rates, latencies = alternating_rounds(kinds, evals, rounds)
     client.close()
     for socket in (req, dealer):
         socket.close(0)

@@ -39,7 +39,8 @@ from typing import Any, Callable, Iterator
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from _util import PAYLOAD, best, free_port, raw_pipe, secured, spawn_role, stop_all  # noqa: E402
+from _util import (PAYLOAD, alternating_rounds, best, free_port, raw_pipe,  # noqa: E402
+                   secured, spawn_role, stop_all)
 from bench_chained import chain  # noqa: E402
 from bench_core import greenpylm_server  # noqa: E402
 
@@ -73,25 +74,6 @@ def installed_peers() -> set[str]:
 # -- 1. sequential round trips ---------------------------------------------------------
 
 Call = Callable[[], Any]
-
-
-def alternating_rounds(calls: dict[str, Call], evals: int, rounds: int
-                       ) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
-    """Rates of each round and the time of every call, by kind: each round
-    makes `evals` sequential calls of every kind, one kind after the other."""
-    rates: dict[str, list[float]] = {kind: [] for kind in calls}
-    latencies: dict[str, list[float]] = {kind: [] for kind in calls}
-    clock = time.perf_counter
-    for _ in range(rounds):
-        for kind, call in calls.items():
-            times = latencies[kind]
-            start = clock()
-            for _ in range(evals):
-                before = clock()
-                call()
-                times.append(clock() - before)
-            rates[kind].append(evals / (clock() - start))
-    return rates, latencies
 
 
 def round_trips(evals: int, rounds: int, with_zerorpc: bool
