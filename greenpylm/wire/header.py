@@ -24,6 +24,10 @@ KNOWN_FLAGS = FLAG_ERROR | FLAG_CODE | FLAG_DROPPED | FLAG_PICKLED
 # flags u8, stage u32, id 16 bytes, then the lengths of the six variable fields
 HEADER = struct.Struct(">BI16s6H")
 HEADER_SIZE = HEADER.size
+PREFIX = struct.Struct(">BI16s")  # the same header, written in parts: flags, stage, id,
+FIVE_LENGTHS = struct.Struct(">5H")  # the lengths of the first five fields,
+SIGNATURE_LENGTH = struct.Struct(">H")  # the signature's length
+NO_SIGNATURE = SIGNATURE_LENGTH.pack(0)
 LENGTHS_AT = 1 + 4 + ID_SIZE  # where the six lengths start
 MAX_FIELD = 0xFFFF
 FIELD_NAMES = ("pipeline", "client", "function", "cache key", "digest")
@@ -32,12 +36,13 @@ FIELD_NAMES = ("pipeline", "client", "function", "cache key", "digest")
 class HeaderWriter:
     """Encodes the headers of one batch's messages (a new writer per batch)."""
 
-    __slots__ = ("_fields", "_lengths", "_encoded")
+    __slots__ = ("_fields", "_lengths", "_encoded", "_unsigned")
 
     def __init__(self) -> None:
         self._fields: tuple | None = None  # the last (pipeline, client, function, cache, digest)
-        self._lengths: tuple = ()
-        self._encoded = b""
+        self._lengths = b""  # their five lengths, packed
+        self._encoded = b""  # and their bytes
+        self._unsigned = b""  # what follows the prefix in a header without a signature
 
     def header(self, m: Message) -> bytes:
         """The header frame of `m`; raises `ProtocolError` for a field that
@@ -57,15 +62,18 @@ class HeaderWriter:
             flags |= FLAG_DROPPED
         if m.pickled:
             flags |= FLAG_PICKLED
-        signature = m.signature
         try:
-            fixed = HEADER.pack(flags, m.stage, mid, *self._lengths, len(signature))
+            prefix = PREFIX.pack(flags, m.stage, mid)
         except struct.error as exc:
-            if len(signature) > MAX_FIELD:
-                raise ProtocolError("bad-field", f"the signature is {len(signature)} bytes "
-                                    f"long; a header field holds {MAX_FIELD} at most") from None
             raise ProtocolError("bad-field", f"cannot encode {m!r}: {exc}") from None
-        return b"".join((fixed, self._encoded, signature))
+        signature = m.signature
+        if not signature:
+            return prefix + self._unsigned
+        if len(signature) > MAX_FIELD:
+            raise ProtocolError("bad-field", f"the signature is {len(signature)} bytes "
+                                f"long; a header field holds {MAX_FIELD} at most")
+        return b"".join((prefix, self._lengths, SIGNATURE_LENGTH.pack(len(signature)),
+                         self._encoded, signature))
 
     def _encode(self, fields: tuple) -> None:
         try:
@@ -77,8 +85,9 @@ class HeaderWriter:
                 raise ProtocolError("bad-field", f"the {name} is {len(data)} bytes long; a "
                                     f"header field holds {MAX_FIELD} at most")
         self._fields = fields
-        self._lengths = tuple(map(len, raw))
+        self._lengths = FIVE_LENGTHS.pack(*map(len, raw))
         self._encoded = b"".join(raw)
+        self._unsigned = self._lengths + NO_SIGNATURE + self._encoded
 
 
 class HeaderReader:
