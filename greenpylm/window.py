@@ -54,7 +54,7 @@ class Window:
         self.call = call
         self.fan_out = fan_out  # replies may outnumber inputs: keep the inputs
         self._source = iter(payloads)
-        self.inputs: dict[bytes, tuple[int, Any]] = {}  # id -> (position, payload)
+        self.inputs: dict[bytes, tuple[int, Any, int]] = {}  # id -> (position, payload, size)
         self.outstanding: set[bytes] = set()  # sent, not answered yet
         self._answered: set[bytes] = set()  # answered, may answer again (fan-out only)
         self._resends: dict[bytes, int] = {}
@@ -99,9 +99,10 @@ class Window:
             for payload in self._source:
                 message = make(payload, with_code=with_code)
                 with_code = False
-                inputs[message.id] = (position, payload)
+                weight = payload_size(payload)
+                inputs[message.id] = (position, payload, weight)
                 position += 1
-                size += payload_size(payload)
+                size += weight
                 batch.append(message)
                 if len(batch) >= limit:
                     break
@@ -132,8 +133,8 @@ class Window:
         for start in range(0, len(again), call.batch_size):
             call.send(encode(again[start:start + call.batch_size], pack=True))
 
-    def settle(self, reply: Message) -> tuple[int, Any] | None:
-        """The (position, payload) of the input `reply` answers; None for a reply
+    def settle(self, reply: Message) -> tuple[int, Any, int] | None:
+        """The (position, payload, size) of the input `reply` answers; None for a reply
         that answers nothing of this call, or that was handled here (resent)."""
         id = reply.id
         if id in self.outstanding:
@@ -147,7 +148,7 @@ class Window:
             if self._resends:
                 self._resends.pop(id, None)
             entry = self.inputs[id] if self.fan_out else self.inputs.pop(id)
-            self._input_bytes -= payload_size(entry[1])
+            self._input_bytes -= entry[2]
             self._replies += 1
             self._reply_bytes += payload_size(reply.payload)
             if self.fan_out:

@@ -10,7 +10,7 @@ from gevent.lock import Semaphore
 
 from ..cooperative import Mailbox
 from ..wire import Message
-from ..wire.message import payload_size
+from ..wire.message import BYTES_LIKE
 from ..wire.transport import send_frames
 from .part import Part
 
@@ -22,7 +22,8 @@ LINGER_MS = 500       # how long a closing outbound socket may flush
 
 def payload_bytes(message: Message | None) -> int:
     """The bytes of a message's payload (0 for none, or one not encoded yet)."""
-    return 0 if message is None else payload_size(message.payload)
+    payload = None if message is None else message.payload  # per message: one call, not two
+    return len(payload) if isinstance(payload, BYTES_LIKE) else 0
 
 
 class Outbound(Part):

@@ -64,19 +64,19 @@ def _packed(messages: Sequence[Message]) -> bytes | None:
     """The packed frame of `messages`, or None unless each has a small bytes
     payload and no error or code, and all of them `PACK_TOTAL` bytes at most."""
     parts: list = []
-    add = parts.append
     total = 0
     length = LENGTH.pack
     header = HeaderWriter().header
     for m in messages:
         payload = m.payload
         if m.error is not None or m.code is not None or \
-                not isinstance(payload, (bytes, bytearray)) or len(payload) > PACK_PAYLOAD:
+                not isinstance(payload, (bytes, bytearray)):
             return None
-        total += len(payload)
-        add(header(m))
-        add(length(len(payload)))
-        add(payload)
+        size = len(payload)
+        if size > PACK_PAYLOAD:
+            return None
+        total += size
+        parts += (header(m), length(size), payload)
     return b"".join(parts) if total <= PACK_TOTAL else None
 
 

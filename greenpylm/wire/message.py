@@ -13,9 +13,12 @@ from .errors import ProtocolError, RemoteError
 ID_SIZE = 16
 
 
+BYTES_LIKE = (bytes, bytearray, memoryview)
+
+
 def payload_size(payload: Any) -> int:
     """The bytes of a payload: its length, 0 for one that is not bytes (yet)."""
-    return len(payload) if isinstance(payload, (bytes, bytearray, memoryview)) else 0
+    return len(payload) if isinstance(payload, BYTES_LIKE) else 0
 
 
 @dataclass(frozen=True, slots=True)
