@@ -115,7 +115,7 @@ class HeaderReader:
         return Message.build(
             function, payload, pipeline, client, stage, cache, mid, digest,
             frame[end_d:end_d + ls] if ls else b"", code, error,
-            bool(flags & FLAG_DROPPED), bool(flags & FLAG_PICKLED))
+            flags & FLAG_DROPPED != 0, flags & FLAG_PICKLED != 0)
 
 
 def _decode_fields(frame: bytes, start: int, lp: int, lc: int, lf: int, lk: int,
