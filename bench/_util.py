@@ -121,27 +121,29 @@ def raw_pipe(n: int) -> float:
     proc = spawn_role("pipe_echo", pin, pout)
     ctx = zmq.Context.instance()
     push = ctx.socket(zmq.PUSH)
-    push.connect(f"tcp://127.0.0.1:{pin}")
     pull = ctx.socket(zmq.PULL)
-    pull.connect(f"tcp://127.0.0.1:{pout}")
-    push.send(PAYLOAD)
-    pull.recv()  # warm up
+    try:
+        push.connect(f"tcp://127.0.0.1:{pin}")
+        pull.connect(f"tcp://127.0.0.1:{pout}")
+        push.send(PAYLOAD)
+        pull.recv()  # warm up
 
-    def sender() -> None:
-        for _ in range(n):
-            push.send(PAYLOAD)
+        def sender() -> None:
+            for _ in range(n):
+                push.send(PAYLOAD)
 
-    with CpuPerMessage({"client": os.getpid(), "echo": proc.pid}) as cpu:
-        start = time.perf_counter()
-        g = gevent.spawn(sender)
-        for _ in range(n):
-            pull.recv()
-        rate = n / (time.perf_counter() - start)
-        g.join()
+        with CpuPerMessage({"client": os.getpid(), "echo": proc.pid}) as cpu:
+            start = time.perf_counter()
+            g = gevent.spawn(sender)
+            for _ in range(n):
+                pull.recv()
+            rate = n / (time.perf_counter() - start)
+            g.join()
+    finally:
+        push.close(0)
+        pull.close(0)
+        stop_all([proc])
     CPU["raw pipe"] = cpu.per_message(n)
-    push.close(0)
-    pull.close(0)
-    stop_all([proc])
     return rate
 
 

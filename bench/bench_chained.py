@@ -35,16 +35,18 @@ def chain(n: int) -> float:
                                     "--log-level", "WARNING"], env=env),
     ]
     steps = [lambda x: x + 1, lambda x: x * 2, lambda x: x - 1]
-    with LoopClient(back, pulls[0], key=KEY, logging_level="WARNING") as client:
-        client.eval(steps, 1, timeout=30)  # warm up: the chain is up
-        pids = {"client": os.getpid(), **{name: p.pid for name, p in zip("abc", procs)}}
-        with CpuPerMessage(pids) as cpu:
-            start = time.perf_counter()
-            results = list(client.job(steps, range(n)))
-            rate = len(results) / (time.perf_counter() - start)
+    try:
+        with LoopClient(back, pulls[0], key=KEY, logging_level="WARNING") as client:
+            client.eval(steps, 1, timeout=30)  # warm up: the chain is up
+            pids = {"client": os.getpid(), **{name: p.pid for name, p in zip("abc", procs)}}
+            with CpuPerMessage(pids) as cpu:
+                start = time.perf_counter()
+                results = list(client.job(steps, range(n)))
+                rate = len(results) / (time.perf_counter() - start)
+    finally:
+        stop_all(procs)
     CPU["chain"] = cpu.per_message(n)
     assert sorted(results) == [2 * x + 1 for x in range(n)]
-    stop_all(procs)
     return rate
 
 

@@ -38,7 +38,12 @@ def greenpylm_server() -> tuple:
     db, pull, pub = free_port(), free_port(), free_port()
     proc = spawn_role("server", db, pull, pub)
     client = Client("bench", f"tcp://127.0.0.1:{db}")
-    client.eval("bench.echo", PAYLOAD, timeout=30)  # warm up: connected and welcomed
+    try:
+        client.eval("bench.echo", PAYLOAD, timeout=30)  # warm up: connected and welcomed
+    except BaseException:
+        client.close()
+        stop_all([proc])
+        raise
     return proc, client
 
 
@@ -99,14 +104,16 @@ def round_trips(evals: int, rounds: int) -> list[tuple[str, float, float]]:
 
 def greenpylm_job(n: int) -> float:
     proc, client = greenpylm_server()
-    with CpuPerMessage({"client": os.getpid(), "server": proc.pid}) as cpu:
-        start = time.perf_counter()
-        count = sum(1 for _ in client.job("bench.echo", (PAYLOAD for _ in range(n))))
-        rate = count / (time.perf_counter() - start)
+    try:
+        with CpuPerMessage({"client": os.getpid(), "server": proc.pid}) as cpu:
+            start = time.perf_counter()
+            count = sum(1 for _ in client.job("bench.echo", (PAYLOAD for _ in range(n))))
+            rate = count / (time.perf_counter() - start)
+    finally:
+        client.close()
+        stop_all([proc])
     CPU["server"] = cpu.per_message(n)
     assert count == n, count
-    client.close()
-    stop_all([proc])
     return rate
 
 

@@ -31,7 +31,6 @@ import contextlib
 import importlib
 import logging
 import os
-import signal
 import statistics
 import sys
 import time
@@ -255,41 +254,6 @@ def report_lambdas(rows: list[tuple[str, int, float]], rates: dict[str, float],
               "greenpylm at least 50x Ray local mode)")
 
 
-# -- stopping what a failed run left ---------------------------------------------------
-
-def live_children() -> list[int]:
-    """The pids of this process's children that have not exited (Linux /proc)."""
-    me = os.getpid()
-    children = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as stat:
-                state, parent = stat.read().rsplit(")", 1)[1].split()[:2]
-        except OSError:
-            continue
-        if int(parent) == me and state != "Z":
-            children.append(int(entry))
-    return children
-
-
-def stop_children_left() -> None:
-    """After a failure: terminate the processes started here that are still
-    running (helpers that failed halfway leave theirs), kill them after 10 s."""
-    left = live_children()
-    for pid in left:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + 10
-    while left and time.monotonic() < deadline:
-        time.sleep(0.1)
-        left = [pid for pid in left if pid in live_children()]
-    for pid in left:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--evals", type=int, default=500, help="round trips per round")
@@ -305,15 +269,11 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.update(RAY_ON_LOOPBACK)  # before Ray is imported
     peers = installed_peers()
-    try:
-        with secured(False):
-            report_round_trips(*round_trips(args.evals, args.rounds, "zerorpc" in peers),
-                               args.evals, args.rounds)
-            print()
-            report_lambdas(*lambda_rates(args, peers), args)
-    except BaseException:
-        stop_children_left()
-        raise
+    with secured(False):
+        report_round_trips(*round_trips(args.evals, args.rounds, "zerorpc" in peers),
+                           args.evals, args.rounds)
+        print()
+        report_lambdas(*lambda_rates(args, peers), args)
 
 
 if __name__ == "__main__":
