@@ -22,9 +22,10 @@ class Mailbox(deque):
 
     `put` waits while `limit` items are queued, or (with `byte_limit`) while
     the queued items weigh that many bytes by `size` (no limit: never; one
-    item always fits); `take` returns up to n items at once and never waits.
-    Whoever waits for items is woken by whoever puts them (a `Turns`, an
-    event of its own). Only `put`, `put_back` and `take` keep the weight.
+    item, or batch, always fits); `take` returns up to n items at once and
+    never waits. Whoever waits for items is woken by whoever puts them (a
+    `Turns`, an event of its own). Only `put`, `put_all`, `put_back` and
+    `take` keep the weight.
     """
 
     def __init__(self, limit: int | None = None, byte_limit: int | None = None,
@@ -43,12 +44,17 @@ class Mailbox(deque):
 
     def put(self, item: Any) -> None:
         """Queue `item` at the end, waiting while the mailbox is full."""
+        self.put_all((item,))
+
+    def put_all(self, items: list | tuple) -> None:
+        """Queue `items` at the end, waiting while the mailbox is full (then all go
+        in: a batch is not split)."""
         while self._full():
             self._space.clear()
             self._space.wait()
         if self.byte_limit is not None:
-            self.bytes += self.size(item)
-        self.append(item)
+            self.bytes += sum(map(self.size, items))
+        self.extend(items)
 
     def put_back(self, items: list) -> None:
         """Queue `items` first, in their order (work handed back)."""

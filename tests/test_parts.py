@@ -50,12 +50,12 @@ def test_router_routes_blocks_and_reroutes_once():
     router.register_outbound("C", part=c)
     router.check()
 
-    feedback = router.route("in", Message("s.f", b"x"))
-    assert feedback.payload == b"from A"  # a blocking inbound part gets A's feedback
+    feedback = router.route("in", [Message("s.f", b"x")])
+    assert [f.payload for f in feedback] == [b"from A"]  # a blocking part gets A's feedback
     assert [m.payload for m in b.received] == [b"from A"]  # A's feedback rerouted to B...
     assert c.received == []  # ...and not rerouted a second time
-    assert router.route("quiet", Message("s.f", b"y")) is None  # not blocking: no feedback
-    assert router.route("nowhere", Message("s.f", b"z")) is None
+    assert router.route("quiet", [Message("s.f", b"y")]) == []  # not blocking: no feedback
+    assert router.route("nowhere", [Message("s.f", b"z")]) == []
     assert len(a.received) == 2
 
 

@@ -92,17 +92,24 @@ class PubPart(Outbound):
         return (message.client, message) if self.hook is None else self.hook(message)
 
     def handle(self, message: Message) -> None:
-        try:
-            topic, message = self.handle_stream(message)
-            if not isinstance(topic, (str, bytes)):
-                raise TypeError(f"handle_stream gave the topic {topic!r}: not str or bytes")
-        except Exception as exc:  # user code: the client learns, the part goes on
-            self.hook_failed(exc, "handle_stream")
-            failed = message.reply(error=ErrorRecord.from_exception(exc))
-            for topic in self.error_topics(message):
-                self.publish(topic, failed)
-            return
-        self.publish(topic, message)
+        self.handle_batch([message])
+
+    def handle_batch(self, messages: list[Message]) -> list:
+        """Publish each message under its topic (`handle_stream`); no feedback."""
+        handle_stream, publish = self.handle_stream, self.publish
+        for message in messages:
+            try:
+                topic, message = handle_stream(message)
+                if not isinstance(topic, (str, bytes)):
+                    raise TypeError(f"handle_stream gave the topic {topic!r}: not str or bytes")
+            except Exception as exc:  # user code: the client learns, the part goes on
+                self.hook_failed(exc, "handle_stream")
+                failed = message.reply(error=ErrorRecord.from_exception(exc))
+                for topic in self.error_topics(message):
+                    publish(topic, failed)
+                continue
+            publish(topic, message)
+        return []
 
     def publish(self, topic: str | bytes, message: Message) -> None:
         """Hand `message` to its caller's lane if it goes to its caller (the topic

@@ -62,11 +62,12 @@ class Inbound(Part):
         return feedback
 
     def deliver(self, messages: list[Message]) -> list[Message | None]:
-        """Route every message scattered from `messages` (`pass_on`); their feedback."""
-        feedback = []
+        """Route every message scattered from `messages` (`pass_on`), in one hand-over
+        per batch; the feedback of a blocking route."""
+        routed: list[Message] = []
         for message in messages:
-            feedback += self.pass_on(self.scatter, message, self.forward)
-        return feedback
+            self.pass_on(self.scatter, message, routed)
+        return self.forward(routed)
 
     def accept(self, message: Message) -> None:
         """A message that arrives in memory, not on the socket (a call made inside
@@ -75,9 +76,17 @@ class Inbound(Part):
         self.deliver([message])
         self.after_burst()
 
-    def forward(self, message: Message) -> Message | None:
-        """Hand one message on: through the router, by default; its feedback."""
-        return self.handle_feedback(self.server.router.route(self.name, message))
+    def forward(self, messages: list[Message]) -> list[Message | None]:
+        """Hand messages on: through the router, by default; the feedback of a
+        blocking route. A failure on the way on (a bug) is counted, not fatal."""
+        if not messages:
+            return []
+        try:
+            feedback = self.server.router.route(self.name, messages)
+        except Exception as exc:
+            self.hook_failed(exc, "routing")
+            return []
+        return [self.handle_feedback(f) for f in feedback]
 
     def stop_intake(self, greenlets: list) -> None:
         """No handler reads again; the one waiting for input stops waiting."""

@@ -47,6 +47,7 @@ class Outbound(Part):
         self._idle.set()
         self._wake_due = False
         self._sending = Semaphore()
+        self._one_by_one = type(self).handle is not Outbound.handle
 
     default_batch_size = BATCH_SIZE
 
@@ -62,13 +63,27 @@ class Outbound(Part):
     weight = staticmethod(payload_bytes)
 
     def handle(self, message: Message) -> Message | None:
-        """Take one message from the router (queued for sending); no feedback."""
+        """Take one message from the router (queued for sending); its feedback:
+        none here. A part that does more with each message overrides this."""
         self.post(message)
         return None
 
+    def handle_batch(self, messages: list[Message]) -> list[Message | None]:
+        """Take a batch from the router (what the router calls); the feedback.
+        Queued all at once, unless the part handles messages one by one (it
+        overrides `handle`, as a part written for pylm does)."""
+        if self._one_by_one:
+            return [self.handle(m) for m in messages]
+        self.post_all(messages)
+        return []
+
     def post(self, item: Any) -> None:
         """Queue `item` for the sender greenlet, waiting while the outbox is full."""
-        self.outbox.put(item)
+        self.post_all((item,))
+
+    def post_all(self, items: list | tuple) -> None:
+        """Queue `items` for the sender greenlet, waiting while the outbox is full."""
+        self.outbox.put_all(items)
         self._idle.clear()
         if not self._wake_due:
             self._wake_due = True

@@ -172,22 +172,15 @@ class Part(HasLogger):
                            what or getattr(self.hook, "__qualname__", "the hook"),
                            type(exc).__name__, level="ERROR", exception=exc)
 
-    def pass_on(self, hook: Any, message: Message, forward: Any) -> list:
-        """`forward` each message `hook` makes of `message`; their results. If the
-        hook (user code, often) raises, an error reply goes on instead, so that
-        the client learns what happened."""
-        results = []
+    def pass_on(self, hook: Any, message: Message, into: list) -> None:
+        """Append to `into` the messages `hook` makes of `message`. If the hook
+        (user code, often) raises, an error reply follows what it made before,
+        so that the client learns what happened."""
         try:
-            for out in hook(message):
-                results.append(forward(out))
+            into.extend(hook(message))
         except Exception as exc:
             self.hook_failed(exc)
-            failed = message.reply(error=ErrorRecord.from_exception(exc))
-            try:
-                results.append(forward(failed))
-            except Exception as again:  # the way on is broken too: count and drop
-                self.hook_failed(again, "routing an error reply")
-        return results
+            into.append(message.reply(error=ErrorRecord.from_exception(exc)))
 
     def decode(self, frames: list) -> list[Message] | None:
         """The messages of `frames`, or None (counted and logged) if malformed."""

@@ -22,11 +22,13 @@ class Handles(Protocol):
 
     def handle(self, message: Message) -> Message | None: ...
 
+    def handle_batch(self, messages: list[Message]) -> list[Message | None]: ...
+
     def send_queued(self) -> None: ...
 
     def feedback(self, message: Message) -> Iterable[Message]: ...
 
-    def pass_on(self, hook: Any, message: Message, forward: Any) -> list: ...
+    def pass_on(self, hook: Any, message: Message, into: list) -> None: ...
 
 
 @dataclass
@@ -94,20 +96,22 @@ class Router:
         target = self.outbound[outbound].route
         if not target:
             raise ValueError(f"{outbound!r} has answers to hand on but no route for them")
-        handle = self.parts[target].handle
+        out: list[Message] = []
         for message in messages:
-            part.pass_on(part.feedback, message, handle)
+            part.pass_on(part.feedback, message, out)
+        if out:
+            self.parts[target].handle_batch(out)
         self.flush()
 
-    def route(self, inbound: str, message: Message) -> Message | None:
-        """Deliver `message` from part `inbound`; the feedback if it blocks."""
+    def route(self, inbound: str, messages: list[Message]) -> list[Message | None]:
+        """Deliver `messages` from part `inbound`, all at once; the feedback of each
+        if the part blocks (else nothing). Feedback is rerouted once."""
         entry = self.inbound[inbound]
         if not entry.route:
-            return None
-        feedback = self.parts[entry.route].handle(message)
+            return []
+        feedback = self.parts[entry.route].handle_batch(messages)
         reroute = self.outbound[entry.route].route
-        if reroute and feedback is not None:
-            self.parts[reroute].handle(feedback)
-        return feedback if entry.block else None
-
-
+        answers = [f for f in feedback if f is not None] if reroute else None
+        if answers:
+            self.parts[reroute].handle_batch(answers)
+        return feedback if entry.block else []

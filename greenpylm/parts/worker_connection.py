@@ -85,19 +85,22 @@ class WorkerConnection(Inbound):
         the results of a ticket always travel with it. A message that gave no
         result is answered DROPPED, so that its ticket is done."""
         for message in messages:
-            outcome = self._run(message) if self.time_limit else self.pass_on(
-                self.scatter, message, _itself)
+            outcome: list[Message] = []
+            if self.time_limit:
+                self._run(message, outcome)
+            else:
+                self.pass_on(self.scatter, message, outcome)
             self._results.extend(outcome or [message.reply(dropped=True)])
             self._done.append(message.ticket)
         return []
 
-    def _run(self, message: Message) -> list:
+    def _run(self, message: Message, outcome: list) -> None:
         """`pass_on` within the time limit (seen by the heartbeat thread too)."""
         self.running[message.ticket] = time.monotonic()
         late = TimeLimitExceeded(f"ran longer than the time limit of {self.time_limit:g} s")
         try:
             with gevent.Timeout(self.time_limit, late):
-                return self.pass_on(self.scatter, message, _itself)
+                self.pass_on(self.scatter, message, outcome)
         finally:
             del self.running[message.ticket]
 
@@ -122,10 +125,6 @@ class WorkerConnection(Inbound):
             self._send([link.BYE], wait=False)
         except zmq.Again:
             self.log.info("the master is gone: leaving without a goodbye")
-
-
-def _itself(message: Message) -> Message:
-    return message
 
 
 class HeartbeatThread:
