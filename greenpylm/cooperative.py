@@ -21,7 +21,7 @@ class Mailbox(deque):
     `extend`, `popleft`, `len` stay as fast), bounded if asked.
 
     `put` waits while `limit` items are queued, or (with `byte_limit`) while
-    the queued items weigh that many bytes by `size` (no limit: never; one
+    the queued items weigh that many bytes by `weigh` (no limit: never; one
     item, or batch, always fits); `take` returns up to n items at once and
     never waits. Whoever waits for items is woken by whoever puts them (a
     `Turns`, an event of its own). Only `put`, `put_all`, `put_back` and
@@ -29,11 +29,11 @@ class Mailbox(deque):
     """
 
     def __init__(self, limit: int | None = None, byte_limit: int | None = None,
-                 size: Callable[[Any], int] | None = None) -> None:
+                 weigh: Callable[[Any], int] | None = None) -> None:
         super().__init__()
         self.limit = limit
-        self.byte_limit = byte_limit if size is not None else None
-        self.size = size
+        self.byte_limit = byte_limit if weigh is not None else None
+        self.weigh = weigh  # the bytes a list of items holds
         self.bytes = 0  # what the queued items weigh (with a byte limit)
         self._space = Event()
         self._space.set()
@@ -53,13 +53,13 @@ class Mailbox(deque):
             self._space.clear()
             self._space.wait()
         if self.byte_limit is not None:
-            self.bytes += sum(map(self.size, items))
+            self.bytes += self.weigh(items)
         self.extend(items)
 
     def put_back(self, items: list) -> None:
         """Queue `items` first, in their order (work handed back)."""
         if self.byte_limit is not None:
-            self.bytes += sum(map(self.size, items))
+            self.bytes += self.weigh(items)
         self.extendleft(reversed(items))
 
     def take(self, count: int | None = None) -> list:
@@ -68,7 +68,7 @@ class Mailbox(deque):
         popleft = self.popleft
         taken = [popleft() for _ in range(n)]
         if self.byte_limit is not None:
-            self.bytes -= sum(map(self.size, taken))
+            self.bytes -= self.weigh(taken)
         if not self._full():
             self._space.set()
         return taken

@@ -37,6 +37,7 @@ from gevent.event import Event
 
 from ..wire import ErrorRecord, Message, ProtocolError, decode
 from ..wire.frames import TAG_BATCH, header_id, version_mismatch, version_refusal, welcome
+from ..wire.message import payloads_size
 from ..wire.transport import send_frames
 from .cache_service import CacheService
 from .inbound import Inbound
@@ -72,10 +73,6 @@ class Lane:
     @property
     def full(self) -> bool:
         return self.held_messages >= LANE_MESSAGES or self.held_bytes >= LANE_BYTES
-
-
-def size_of(messages: list[Message]) -> int:
-    return sum(len(m.payload) for m in messages)
 
 
 class ClientLinkService(Inbound):
@@ -133,7 +130,7 @@ class ClientLinkService(Inbound):
         super()._read_batch(deadline)
 
     def deliver(self, messages: list[Message]) -> list[Message | None]:
-        self._queued_bytes -= size_of(messages)
+        self._queued_bytes -= payloads_size(messages)
         feedback = super().deliver(messages)
         if len(self._queue) < QUEUE_LIMIT // 2 and self._queued_bytes < QUEUE_BYTES // 2:
             self._drained.set()
@@ -186,7 +183,7 @@ class ClientLinkService(Inbound):
             identity = lane.identity
             for message in messages:
                 message.lane = identity
-                self._queued_bytes += len(message.payload)
+            self._queued_bytes += payloads_size(messages)
         return messages
 
     def _open(self, identity: bytes) -> Lane:
@@ -222,17 +219,17 @@ class ClientLinkService(Inbound):
                 self.after_burst()
 
     # -- answers --------------------------------------------------------------
-    def take(self, message: Message) -> None:
-        """An answer for the client of lane `message.lane`, sent once the burst is over."""
-        lane = self.lanes.get(message.lane)
+    def take(self, messages: list[Message]) -> None:
+        """Answers for the client of one lane (`Message.lane`), sent once the burst is over."""
+        lane = self.lanes.get(messages[0].lane)
         if lane is None:
             self.problems.note("lanes.gone", "dropped answers to a client that is gone",
-                               level="DEBUG")
+                               level="DEBUG", amount=len(messages))
             return
         box = self.outbox.get(lane)
         if box is None:
             box = self.outbox[lane] = []
-        box.append(message)
+        box += messages
         if len(box) >= self.batch_size:  # a long burst (a fan-out): send as it goes,
             self.send_queued()            # and let the rest of the hub run
             gevent.sleep(0)
@@ -259,7 +256,7 @@ class ClientLinkService(Inbound):
                 if lane.identity not in self.lanes:
                     break  # freed while sending: its client is gone
                 self._deliver(lane, [lane.identity, *self.encode(batch)], len(batch),
-                              size_of(batch))
+                              payloads_size(batch))
 
     def batches(self, messages: list[Message]) -> Iterator[list[Message]]:
         """`messages` in batches of `batch_size` messages or `BATCH_BYTES` at most."""

@@ -14,9 +14,10 @@ from gevent.event import Event
 
 from ..wire import ErrorRecord, Message, ProtocolError, decode
 from ..wire.frames import header_id, version_mismatch, version_refusal, welcome, welcome_nonce
+from ..wire.message import payloads_size
 from ..wire.transport import recv_frames, send_frames
 from .inbound import Inbound
-from .outbound import Outbound, payload_bytes
+from .outbound import Outbound
 from .part import Part
 
 
@@ -64,8 +65,8 @@ class PubPart(Outbound):
     def __init__(self, name: str, listen_address: str, **kw: Any) -> None:
         super().__init__(name, listen_address, **kw)
         self.subscriptions: set[bytes] = set()  # topics someone subscribes to
-        #: lane key (a message's `lane`) -> where the answers to that caller go,
-        #: instead of the socket (`client_link.ClientLinkService`, `local.LocalCalls`)
+        #: lane key (a message's `lane`) -> what takes a list of answers to that
+        #: caller, instead of the socket (`client_link.ClientLinkService`, `local.LocalCalls`)
         self.lanes: dict[Any, Any] = {}
         self.nonce = b""
 
@@ -78,8 +79,10 @@ class PubPart(Outbound):
         socket.setsockopt(zmq.XPUB_NODROP, 1)
         socket.setsockopt(zmq.SNDHWM, PUB_HWM)
 
-    def weight(self, item: Any) -> int:
-        return payload_bytes(item[1])  # (topic, message); a welcome has no message
+    @staticmethod
+    def weigh(items: list) -> int:
+        """The payloads of (topic, message) items; a welcome has no message."""
+        return payloads_size([m for _, m in items if m is not None])
 
     def frame_limit(self) -> int:
         """Subscriptions only come in: zmq keeps a node per byte of each topic, so
@@ -95,35 +98,41 @@ class PubPart(Outbound):
         self.handle_batch([message])
 
     def handle_batch(self, messages: list[Message]) -> list:
-        """Publish each message under its topic (`handle_stream`); no feedback."""
-        handle_stream, publish = self.handle_stream, self.publish
+        """Publish each message under its topic (`handle_stream`); no feedback.
+        An answer to a caller with a lane here (the topic is the client's) goes
+        to that lane, a lane's answers in one call; the rest is queued for the
+        socket."""
+        handle_stream = self.handle_stream
+        to_lanes: dict[Any, list[Message]] = {}
         for message in messages:
             try:
                 topic, message = handle_stream(message)
                 if not isinstance(topic, (str, bytes)):
                     raise TypeError(f"handle_stream gave the topic {topic!r}: not str or bytes")
+                published: Any = ((topic, message),)
             except Exception as exc:  # user code: the client learns, the part goes on
                 self.hook_failed(exc, "handle_stream")
                 failed = message.reply(error=ErrorRecord.from_exception(exc))
-                for topic in self.error_topics(message):
-                    publish(topic, failed)
-                continue
-            publish(topic, message)
-        return []
-
-    def publish(self, topic: str | bytes, message: Message) -> None:
-        """Hand `message` to its caller's lane if it goes to its caller (the topic
-        is the client's); else queue it under `topic`."""
-        lane = message.lane
-        if lane is not None and (topic == message.client or topic == message.client.encode()):
+                published = [(topic, failed) for topic in self.error_topics(message)]
+            for topic, message in published:
+                lane = message.lane
+                if lane is not None and (topic == message.client
+                                         or topic == message.client.encode()):
+                    answers = to_lanes.get(lane)
+                    if answers is None:
+                        to_lanes[lane] = [message]
+                    else:
+                        answers.append(message)
+                else:
+                    self.post((topic, message))
+        for lane, answers in to_lanes.items():
             deliver = self.lanes.get(lane)
             if deliver is not None:
-                deliver(message)
+                deliver(answers)
             else:  # the caller is gone (`ClientLinkService` forgot its lane)
                 self.problems.note("lanes.gone", "dropped answers to a client that is gone",
-                                   level="DEBUG")
-        else:
-            self.post((topic, message))
+                                   level="DEBUG", amount=len(answers))
+        return []
 
     def error_topics(self, message: Message) -> list:
         """Where an error goes when the topic is unknown (`handle_stream` failed):

@@ -112,8 +112,12 @@ class GatewayDealer(Outbound):
         return []
 
     def handle(self, message: Message) -> None:
-        self.server.stats["out"] += 1
-        self.requests.calls.answered(message)
+        self.handle_batch([message])
+
+    def handle_batch(self, messages: list[Message]) -> list:
+        self.server.stats["out"] += len(messages)
+        self.requests.calls.answered(messages)
+        return []
 
 
 class HttpGateway(WsgiPart):

@@ -240,16 +240,21 @@ class WorkerPushService(Outbound):
                 self._over_time(ticket)
             done = [t for t in done if t not in late]
         first = {}  # ticket answered for the first time -> the lane of its caller
+        take = self.held.pop
         for ticket in done:
-            entry = self._release(ticket)
+            entry = take(ticket, None)
             if entry is not None:
                 first[ticket] = entry[1].lane
+                if entry[0] != identity:  # handed to the same worker on another connection
+                    self._forget_holder(entry[0], ticket)
                 continue
             message = self.orphans.settle(ticket, self.held, self._release)
             if message is not None:  # a lost worker answered first after all
                 self.server.stats["answered_late"] += 1
                 first[ticket] = message.lane
             # else answered already: a duplicate
+        if worker is not None:
+            worker.holds.difference_update(first)
         if first and not self.held:
             self._idle_since = time.monotonic()
         fresh = []
@@ -267,11 +272,8 @@ class WorkerPushService(Outbound):
             self.server.stats["from_workers"] += len(fresh)
             if self._sampled:
                 now = time.monotonic()
-                for ticket in first:
-                    if not ticket % SAMPLE_EVERY:  # only those are sampled
-                        handed = self._sampled.pop(ticket, None)
-                        if handed is not None:
-                            self.round_trips.add(now - handed)
+                for ticket in self._sampled.keys() & first.keys():
+                    self.round_trips.add(now - self._sampled.pop(ticket))
             self.server.router.emit(self.name, fresh)
         if not self.outbox and not self.held:
             self._idle.set()
@@ -345,10 +347,14 @@ class WorkerPushService(Outbound):
         """Take `ticket` back from the worker that holds it; its (worker, message)."""
         entry = self.held.pop(ticket, None)
         if entry is not None:
-            holder = self.workers.get(entry[0])
-            if holder is not None:
-                holder.holds.discard(ticket)
+            self._forget_holder(entry[0], ticket)
         return entry
+
+    def _forget_holder(self, identity: bytes, ticket: int) -> None:
+        """The worker on connection `identity` holds `ticket` no more."""
+        holder = self.workers.get(identity)
+        if holder is not None:
+            holder.holds.discard(ticket)
 
     def watch(self) -> None:
         """Declare lost the workers not heard from for `heartbeat_timeout`."""

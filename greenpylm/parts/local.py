@@ -48,11 +48,12 @@ class PendingCalls:
             raise reply.error.to_exception()
         return None if reply.dropped else reply.payload
 
-    def answered(self, message: Message) -> None:
-        """The answer to a call in flight (a late one, to a call that gave up, is dropped)."""
-        waiting = self._waiting.get(message.id)
-        if waiting is not None:
-            waiting.set(message)
+    def answered(self, messages: list[Message]) -> None:
+        """Answers to calls in flight (a late one, to a call that gave up, is dropped)."""
+        for message in messages:
+            waiting = self._waiting.get(message.id)
+            if waiting is not None:
+                waiting.set(message)
 
 
 class LocalCalls:

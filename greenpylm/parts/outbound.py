@@ -10,7 +10,7 @@ from gevent.lock import Semaphore
 
 from ..cooperative import Mailbox
 from ..wire import Message
-from ..wire.message import BYTES_LIKE
+from ..wire.message import payloads_size
 from ..wire.transport import send_frames
 from .part import Part
 
@@ -18,12 +18,6 @@ BATCH_SIZE = 256      # messages at most in one multipart send
 OUTBOX_LIMIT = 20000  # messages queued in an outbound part before producers wait
 OUTBOX_BYTES = 256 * 1024 * 1024  # or payload bytes
 LINGER_MS = 500       # how long a closing outbound socket may flush
-
-
-def payload_bytes(message: Message | None) -> int:
-    """The bytes of a message's payload (0 for none, or one not encoded yet)."""
-    payload = None if message is None else message.payload  # per message: one call, not two
-    return len(payload) if isinstance(payload, BYTES_LIKE) else 0
 
 
 class Outbound(Part):
@@ -41,7 +35,7 @@ class Outbound(Part):
                  **part: Any) -> None:
         super().__init__(name, listen_address, **part)
         self.batch_size = int(batch_size or self.default_batch_size)
-        self.outbox = Mailbox(OUTBOX_LIMIT, OUTBOX_BYTES, self.weight)
+        self.outbox = Mailbox(OUTBOX_LIMIT, OUTBOX_BYTES, self.weigh)
         self._ready = Event()  # the sender greenlet has something to send
         self._idle = Event()
         self._idle.set()
@@ -59,8 +53,8 @@ class Outbound(Part):
         it on (`Router.emit`): the hook's messages (a master's ``gather``), or itself."""
         return (message,) if self.hook is None else self.hook(message)
 
-    #: the bytes an item of the outbox holds (a message's payload): called per message
-    weight = staticmethod(payload_bytes)
+    #: the bytes a list of outbox items holds (messages: their payloads)
+    weigh = staticmethod(payloads_size)
 
     def handle(self, message: Message) -> Message | None:
         """Take one message from the router (queued for sending); its feedback:

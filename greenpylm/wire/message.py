@@ -6,6 +6,7 @@ import os
 import traceback as _traceback
 from dataclasses import dataclass
 from itertools import count
+from operator import attrgetter
 from typing import Any
 
 from .errors import ProtocolError, RemoteError
@@ -17,8 +18,24 @@ BYTES_LIKE = (bytes, bytearray, memoryview)
 
 
 def payload_size(payload: Any) -> int:
-    """The bytes of a payload: its length, 0 for one that is not bytes (yet)."""
-    return len(payload) if isinstance(payload, BYTES_LIKE) else 0
+    """What a payload weighs in the bounds on memory: its length, 0 for an
+    object without one (not pickled yet)."""
+    try:
+        return len(payload)
+    except Exception:
+        return 0
+
+
+_PAYLOAD = attrgetter("payload")
+
+
+def payloads_size(messages: list) -> int:
+    """The `payload_size` of the payloads of `messages`, summed (at C speed
+    when every payload has a length, as bytes do)."""
+    try:
+        return sum(map(len, map(_PAYLOAD, messages)))
+    except Exception:
+        return sum(payload_size(m.payload) for m in messages)
 
 
 @dataclass(frozen=True, slots=True)
