@@ -82,6 +82,7 @@ class MethodRunner(ServerTemplate):
         self.messages = messages
         self._current = gevent.local.local()  # the message each greenlet is handling
         self._methods: dict[str, tuple[Callable[[Any], Any], str]] = {}  # resolved: runner, label
+        self._shipped: dict[str, tuple] = {}  # shipped steps: see `_ready_to_run`
         self._handled = 0
         self.steps = Latencies()  # how long its steps take (user code)
 
@@ -104,9 +105,10 @@ class MethodRunner(ServerTemplate):
             return self.name, message
         return message.client, message
 
-    def moving_on(self, message: Message) -> None:
-        """What becomes of a result before it is signed and sent on: nothing here;
-        a chained server moves it on to its next stage."""
+    def moving_on(self, message: Message, steps: int) -> None:
+        """What becomes of a result (of a message of `steps` steps) before it is
+        signed and sent on: nothing here; a chained server moves it on to its
+        next stage."""
 
     def publishing(self, message: Message) -> tuple[str, Message]:
         """The publisher's hook: `handle_stream` (yours, or pylm's default); a
@@ -159,7 +161,7 @@ class MethodRunner(ServerTemplate):
         for m in out:
             if last:
                 self.seal.strip(m)  # no later step needs the code
-            self.moving_on(m)
+            self.moving_on(m, len(steps))
             self.seal.sign(m)
         self._handled += 1
         if self._handled == self.messages:
@@ -181,8 +183,9 @@ class MethodRunner(ServerTemplate):
             self.stats["code_frames"] += 1
             self.log.debug("received a code frame of {} bytes", len(message.code))
         loaded = self.seal.callables.loaded
+        ready = self._shipped.get(method) if shipped else None
         try:
-            digest = bytes.fromhex(method[1:]) if shipped else b""
+            digest = ready[0] if ready else bytes.fromhex(method[1:]) if shipped else b""
             self.seal.open(message, wanted=digest)
         except ValueError:
             return [self._fail(message, "UnknownMethod", f"{method!r} is not a digest")]
@@ -207,8 +210,20 @@ class MethodRunner(ServerTemplate):
         if self.seal.callables.loaded != loaded:
             self.log.info("loaded shipped callable {} ({})",
                           getattr(function, "__qualname__", "?"), method[:13])
-        return self.run_step(message, offload.runner(function),
-                             getattr(function, "__qualname__", method), shipped=True)
+        if ready is None or ready[1] is not function:
+            ready = self._ready_to_run(method, digest, function)
+        return self.run_step(message, ready[2], ready[3], shipped=True)
+
+    def _ready_to_run(self, method: str, digest: bytes, function: Callable[[Any], Any]
+                      ) -> tuple[bytes, Callable[[Any], Any], Callable[[Any], Any], str]:
+        """What running the shipped step `method` takes, kept for its next messages
+        (as long as the callable cache holds the same callable, and for as many
+        steps as it holds callables): its digest, the callable, its runner, its label."""
+        ready = self._shipped[method] = (digest, function, offload.runner(function),
+                                         getattr(function, "__qualname__", method))
+        while len(self._shipped) > self.seal.callables.size:
+            del self._shipped[next(iter(self._shipped))]
+        return ready
 
     def run_step(self, message: Message, function: Callable[[Any], Any], label: str,
                  shipped: bool) -> list[Message]:

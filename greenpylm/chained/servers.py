@@ -53,10 +53,10 @@ class Server(MethodRunner):
             self.advertise("db_address",
                            self.register_bypass(CacheService, "Cache", db_address))
 
-    def moving_on(self, message: Message) -> None:
+    def moving_on(self, message: Message, steps: int) -> None:
         """The next stage (signed with it); past the last step, `next_call`'s."""
         message.stage += 1
-        if self.next_call and message.stage >= len(message.steps()):
+        if self.next_call and message.stage >= steps:
             message.function = f"{message.function} {self.next_call}"
 
 

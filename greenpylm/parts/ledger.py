@@ -61,7 +61,7 @@ class WorkerPushService(Outbound):
 
     socket_type = zmq.ROUTER
     bind = True
-    default_batch_size = 64
+    default_batch_size = 128
 
     def __init__(self, name: str, listen_address: str, *,
                  heartbeat_timeout: float = HEARTBEAT_TIMEOUT, max_capacity: int = MAX_CAPACITY,
