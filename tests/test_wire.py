@@ -29,6 +29,22 @@ def test_any_message_survives_a_round_trip(function, payload, pipeline, client, 
     assert decode(encode([m, m], pack=True)) == [m, m]  # packed when it may be
 
 
+same_length = st.sampled_from(["aaaa", "aaab", "baaa", ""])  # equal lengths, other bytes
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.builds(lambda f, p, c, k, d, s: Message(f, b"x", pipeline=p, client=c,
+                                                            cache=k, digest=d, signature=s),
+                          same_length, same_length, same_length, same_length,
+                          st.sampled_from([b"", b"d1", b"d2"]),
+                          st.sampled_from([b"", b"s1", b"s2"])), min_size=1, max_size=8))
+def test_every_message_of_a_batch_keeps_its_own_fields(messages):
+    """A decoder reads the text fields once per run of equal ones: a neighbour
+    with other fields of the same lengths, or with a signature, reads its own."""
+    assert decode(encode(messages)) == messages
+    assert decode(encode(messages, pack=True)) == messages
+
+
 def test_a_batch_keeps_order_and_payload_frames_are_untouched():
     payloads = [b"a", b"", b"x" * 100_000, bytes(range(256))]
     messages = [Message("s.f", p, client="c") for p in payloads]

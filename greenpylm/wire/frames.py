@@ -23,7 +23,7 @@ from typing import Iterable, Sequence
 
 from .errors import ProtocolError
 from .header import (FLAG_CODE, FLAG_DROPPED, FLAG_ERROR, FLAG_PICKLED, HEADER,  # noqa: F401
-                     HEADER_SIZE, KNOWN_FLAGS, HeaderReader, HeaderWriter)
+                     HEADER_SIZE, KNOWN_FLAGS, LENGTHS_AT, HeaderWriter, decode_fields)
 from .message import ID_SIZE, ErrorRecord, Message
 
 MAGIC = b"GPLM"
@@ -179,7 +179,8 @@ def decode(frames: Sequence[bytes], max_frame: int = DEFAULT_MAX_FRAME) -> list[
     out = []
     i = 1
     unpack_header = HEADER.unpack_from
-    message = HeaderReader().message
+    build = Message.build
+    raw, fields = b"", None  # the last header's lengths and text fields, and what they read
     while i < n:
         if i + 1 >= n:
             raise ProtocolError("truncated", f"header at frame {i} has no payload frame")
@@ -189,11 +190,11 @@ def decode(frames: Sequence[bytes], max_frame: int = DEFAULT_MAX_FRAME) -> list[
         size = len(header)
         if size < HEADER_SIZE:
             raise ProtocolError("bad-header", f"header of {size} bytes is too short")
-        fields = unpack_header(header)
-        flags, _, _, lp, lc, lf, lk, ld, ls = fields
+        flags, stage, mid, lp, lc, lf, lk, ld, ls = unpack_header(header)
         if flags & ~KNOWN_FLAGS:
             raise ProtocolError("bad-header", f"unknown flags {flags:#x}")
-        if HEADER_SIZE + lp + lc + lf + lk + ld + ls != size:
+        end_d = HEADER_SIZE + lp + lc + lf + lk + ld
+        if end_d + ls != size:
             raise ProtocolError("bad-header", "field lengths do not add up to the header size")
         if len(payload) > max_frame:
             raise ProtocolError("oversized", f"payload of {len(payload)} bytes exceeds {max_frame}")
@@ -210,7 +211,13 @@ def decode(frames: Sequence[bytes], max_frame: int = DEFAULT_MAX_FRAME) -> list[
             if len(code) > max_frame:
                 raise ProtocolError("oversized", f"code of {len(code)} bytes exceeds {max_frame}")
             i += 1
-        out.append(message(header, 0, fields, payload, error, code))
+        if fields is None or not header.startswith(raw, LENGTHS_AT):
+            raw = header[LENGTHS_AT:end_d]
+            fields = decode_fields(header, HEADER_SIZE, lp, lc, lf, lk, ld)
+        pipeline, client, function, cache, digest = fields
+        out.append(build(function, payload, pipeline, client, stage, cache, mid, digest,
+                         header[end_d:size] if ls else b"", code, error,
+                         flags & FLAG_DROPPED != 0, flags & FLAG_PICKLED != 0))
     return out
 
 
@@ -221,25 +228,34 @@ def unpack(frame: bytes) -> list[Message]:
     at = 0
     unpack_header = HEADER.unpack_from
     unpack_length = LENGTH.unpack_from
-    message = HeaderReader().message
+    build = Message.build
+    starts_with = frame.startswith
+    raw, fields = b"", None  # the last header's lengths and text fields, and what they read
     while at < n:
         if n - at < HEADER_SIZE + LENGTH.size:
             raise ProtocolError("truncated", f"a packed message at byte {at} is cut short")
-        fields = unpack_header(frame, at)
-        flags, _, _, lp, lc, lf, lk, ld, ls = fields
+        flags, stage, mid, lp, lc, lf, lk, ld, ls = unpack_header(frame, at)
         if flags & PACKED_FLAGS_REFUSED:
             raise ProtocolError("bad-header", f"flags {flags:#x} in a packed batch (which "
                                 "carries no error or code)")
-        end = at + HEADER_SIZE + lp + lc + lf + lk + ld + ls
+        start = at + HEADER_SIZE
+        end_d = start + lp + lc + lf + lk + ld
+        end = end_d + ls
         if end + 4 > n:
             raise ProtocolError("truncated", f"a packed header at byte {at} is cut short")
         size = unpack_length(frame, end)[0]
-        start = end + 4
-        stop = start + size
+        body = end + 4
+        stop = body + size
         if size > PACK_PAYLOAD or stop > n:
             raise ProtocolError("bad-packed", f"a packed payload of {size} bytes at byte "
-                                f"{start} does not fit")
-        out.append(message(frame, at, fields, frame[start:stop]))
+                                f"{body} does not fit")
+        if fields is None or not starts_with(raw, at + LENGTHS_AT):
+            raw = frame[at + LENGTHS_AT:end_d]
+            fields = decode_fields(frame, start, lp, lc, lf, lk, ld)
+        pipeline, client, function, cache, digest = fields
+        out.append(build(function, frame[body:stop], pipeline, client, stage, cache, mid,
+                         digest, frame[end_d:end] if ls else b"", None, None,
+                         flags & FLAG_DROPPED != 0, flags & FLAG_PICKLED != 0))
         at = stop
     if not out:
         raise ProtocolError("truncated", "a batch holds at least one message")

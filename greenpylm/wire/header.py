@@ -4,16 +4,16 @@ The header is a fixed part (flags, stage, id, the lengths of six fields)
 and then the fields: pipeline, client, function, cache key, digest,
 signature. The messages of one batch nearly always share the first five
 (one call's function, one client and its session): `HeaderWriter` encodes
-each distinct set once per batch, and `HeaderReader` decodes it once, so
-the messages read from a batch share those strings instead of holding a
-copy each.
+each distinct set once per batch, and the decoders (`frames.decode`) call
+`decode_fields` once per distinct set, so the messages read from a batch
+share those strings instead of holding a copy each.
 """
 from __future__ import annotations
 
 import struct
 
 from .errors import ProtocolError
-from .message import ID_SIZE, ErrorRecord, Message
+from .message import ID_SIZE, Message
 
 FLAG_ERROR = 0x01    # an error frame follows the payload frame
 FLAG_CODE = 0x02     # a code frame follows (after the error frame, if any)
@@ -90,36 +90,8 @@ class HeaderWriter:
         self._unsigned = self._lengths + NO_SIGNATURE + self._encoded
 
 
-class HeaderReader:
-    """Builds the messages of one batch from their checked headers (a new
-    reader per batch)."""
-
-    __slots__ = ("_raw", "_decoded")
-
-    def __init__(self) -> None:
-        self._raw = b""  # the last lengths and fields read (but the signature)
-        self._decoded: tuple = ()  # what they decoded to
-
-    def message(self, frame: bytes, at: int, fields: tuple, payload: bytes,
-                error: ErrorRecord | None = None, code: bytes | None = None) -> Message:
-        """The message whose header starts at `at` in `frame`, `fields` its fixed
-        part unpacked (the lengths already checked against the frame)."""
-        flags, stage, mid, lp, lc, lf, lk, ld, ls = fields
-        start = at + HEADER_SIZE
-        end_d = start + lp + lc + lf + lk + ld
-        raw = frame[at + LENGTHS_AT:end_d]  # with the lengths: the same bytes, the same fields
-        if raw != self._raw:
-            self._decoded = _decode_fields(frame, start, lp, lc, lf, lk, ld)
-            self._raw = raw
-        pipeline, client, function, cache, digest = self._decoded
-        return Message.build(
-            function, payload, pipeline, client, stage, cache, mid, digest,
-            frame[end_d:end_d + ls] if ls else b"", code, error,
-            flags & FLAG_DROPPED != 0, flags & FLAG_PICKLED != 0)
-
-
-def _decode_fields(frame: bytes, start: int, lp: int, lc: int, lf: int, lk: int,
-                   ld: int) -> tuple:
+def decode_fields(frame: bytes, start: int, lp: int, lc: int, lf: int, lk: int,
+                  ld: int) -> tuple:
     """(pipeline, client, function, cache, digest) of a header's fields at `start`."""
     end_p = start + lp
     end_c = end_p + lc
