@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -103,6 +104,23 @@ def report_cpu(title: str, figures: dict[str, float]) -> None:
 def best(fn, n: int, repeat: int) -> float:
     """The best rate of `repeat` runs of `fn(n)` (the least disturbed one)."""
     return max(fn(n) for _ in range(repeat))
+
+
+def paired(fn: Callable[[int], float], n: int, rounds: int) -> tuple[float, float, list[float]]:
+    """`rounds` runs of the raw one-hop pipe and of `fn(n)`, one after the other,
+    so that a change in the host's load meets both: (the best rate of `fn`, the
+    best raw rate, the ratio of each round)."""
+    ours, raw = [], []
+    for _ in range(rounds):
+        raw.append(raw_pipe(n))
+        ours.append(fn(n))
+    return max(ours), max(raw), [a / b for a, b in zip(ours, raw)]
+
+
+def report_rounds(name: str, ratios: list[float]) -> None:
+    """Print the median and range of the per-round ratios of `paired`."""
+    print(f"{name}: median of {len(ratios)} per-round ratios to the raw pipe "
+          f"{statistics.median(ratios):.2f} (range {min(ratios):.2f}-{max(ratios):.2f})")
 
 
 def report(rows: list[tuple[str, float, float]]) -> None:

@@ -14,8 +14,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from _util import (CPU, CpuPerMessage, best, free_port, raw_pipe, report,  # noqa: E402
-                   report_cpu, stop_all)
+from _util import (CPU, CpuPerMessage, free_port, paired, report, report_cpu,  # noqa: E402
+                   report_rounds, stop_all)
 
 KEY = "bench key"
 
@@ -55,9 +55,9 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=20000)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    raw = best(raw_pipe, args.items, args.repeat)
-    ours = best(chain, args.items, args.repeat)
+    ours, raw, ratios = paired(chain, args.items, args.repeat)
     report([("3 chained servers, 3 shipped lambdas vs raw pipe", ours, raw)])
+    report_rounds("3 chained servers", ratios)
     print("CPU us per message, by process (last run of each):")
     report_cpu("raw one-hop pipe", CPU["raw pipe"])
     report_cpu("3 chained servers (a, b, c)", CPU["chain"])

@@ -29,8 +29,8 @@ from typing import Callable
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from _util import (CPU, PAYLOAD, CpuPerMessage, alternating_rounds, best,  # noqa: E402
-                   free_port, raw_pipe, report, report_cpu, report_secured, secured,
-                   spawn_role, stop_all)
+                   free_port, paired, report, report_cpu, report_rounds, report_secured,
+                   secured, spawn_role, stop_all)
 
 
 def greenpylm_server() -> tuple:
@@ -146,11 +146,11 @@ def main() -> None:
     args = parser.parse_args()
     with secured(False):
         rows = round_trips(args.evals, args.rounds)
-        raw = best(raw_pipe, args.stream, args.repeat)
-        ours = best(greenpylm_job, args.stream, args.repeat)
+        ours, raw, ratios = paired(greenpylm_job, args.stream, args.repeat)
         plain_cpu = dict(CPU)
     rows.append(("job through one Server vs raw one-hop pipe", ours, raw))
     report(rows)
+    report_rounds("job through one Server", ratios)
     print("CPU us per message, by process (last run of each):")
     report_cpu("raw one-hop pipe", plain_cpu["raw pipe"])
     report_cpu("job through one Server", plain_cpu["server"])

@@ -14,8 +14,9 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from _util import (CPU, PAYLOAD, CpuPerMessage, best, free_port, raw_pipe,  # noqa: E402
-                   report, report_cpu, report_secured, secured, spawn_role, stop_all)
+from _util import (CPU, PAYLOAD, CpuPerMessage, best, free_port, paired,  # noqa: E402
+                   report, report_cpu, report_rounds, report_secured, secured, spawn_role,
+                   stop_all)
 
 
 def master_job(n: int) -> float:
@@ -47,12 +48,12 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     with secured(False):
-        raw = best(raw_pipe, args.stream, args.repeat)
-        ours = best(master_job, args.stream, args.repeat)
+        ours, raw, ratios = paired(master_job, args.stream, args.repeat)
         plain_cpu = dict(CPU)
     with secured(True):
         keyed = best(master_job, args.stream, args.repeat)
     report([("job through Master + 2 workers vs raw one-hop pipe", ours, raw)])
+    report_rounds("job through Master + 2 workers", ratios)
     report_secured([("job through Master + 2 workers", keyed, ours)])
     print("CPU us per message, by process (last run of each):")
     report_cpu("raw one-hop pipe", plain_cpu["raw pipe"])
