@@ -118,10 +118,17 @@ class Dispatcher:
             self.wake_all()
             return
         boxes = self._boxes
+        delivered: dict[Inbox, list[Message]] = {}
         for message in messages:
             box = boxes.get(message.id)
             if box is not None:
-                box.put(message)
+                mine = delivered.get(box)
+                if mine is None:
+                    delivered[box] = [message]
+                else:
+                    mine.append(message)
+        for box, mine in delivered.items():  # one hand-over per call, not per reply
+            box.put_all(mine)
 
     def wake_all(self) -> None:
         """Make every waiting call look again (after a welcome, or a failure)."""
@@ -167,7 +174,10 @@ class Inbox:
         self._ids.clear()
 
     def put(self, message: Message) -> None:
-        self._items.append(message)
+        self.put_all((message,))
+
+    def put_all(self, messages: list | tuple) -> None:
+        self._items.extend(messages)
         self._arrived.set()
 
     def get(self, deadline: float | None, what: str) -> list[Message]:
