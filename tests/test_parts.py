@@ -88,6 +88,51 @@ def test_parts_hand_over_the_same_message_object_no_serialization():
     assert runner.join(5) is None and runner.dead
 
 
+def test_a_part_that_fails_to_take_a_batch_does_not_stop_the_server():
+    pull = f"inproc://pull-{free_port()}"
+    server = ServerTemplate("clumsy")
+
+    def broken_once(message):
+        if message.payload == b"first":
+            raise RuntimeError("a bug in a part")
+        return None
+
+    server.register_inbound(PullService, "Pull", pull, route="Out")
+    out = server.register_outbound(Recorder, "Out", f"inproc://out-{free_port()}",
+                                   answer=broken_once)
+    runner = server.spawn()
+    push = zmq.Context.instance().socket(zmq.PUSH)
+    push.connect(pull)
+    send_frames(push, encode([Message("s.f", b"first")]))
+    send_frames(push, encode([Message("s.f", b"second")]))
+    while len(out.received) < 2:  # no other greenlet runs between the test and the clear
+        out.arrived.clear()
+        assert out.arrived.wait(5)
+    assert [m.payload for m in out.received] == [b"first", b"second"]
+    assert server.stats["errors"] == 1 and not runner.dead  # counted, and the part goes on
+    push.close(0)
+    server.stop()
+
+
+def test_answers_a_part_fails_to_take_are_counted_and_the_next_ones_go_on():
+    server = ServerTemplate("clumsy-answers")
+
+    def broken(message):
+        if message.payload == b"first":
+            raise RuntimeError("a bug in a part")
+        return None
+
+    server.register_outbound(Recorder, "Workers", f"inproc://w-{free_port()}", route="Out")
+    out = server.register_outbound(Recorder, "Out", f"inproc://out-{free_port()}",
+                                   answer=broken)
+    server.spawn()
+    server.router.emit("Workers", [Message("s.f", b"first")])  # as a master's ledger does
+    server.router.emit("Workers", [Message("s.f", b"second")])
+    assert [m.payload for m in out.received] == [b"first", b"second"]
+    assert server.stats["errors"] == 1
+    server.stop()
+
+
 def test_start_stop_closes_every_socket_and_frees_the_ports():
     ports = [free_port() for _ in range(4)]
     server = ServerTemplate("lifecycle")

@@ -20,8 +20,6 @@ class Handles(Protocol):
     name: str
     outbox: Any
 
-    def handle(self, message: Message) -> Message | None: ...
-
     def handle_batch(self, messages: list[Message]) -> list[Message | None]: ...
 
     def send_queued(self) -> None: ...
@@ -29,6 +27,8 @@ class Handles(Protocol):
     def feedback(self, message: Message) -> Iterable[Message]: ...
 
     def pass_on(self, hook: Any, message: Message, into: list) -> None: ...
+
+    def hook_failed(self, exc: Exception, what: str = "") -> None: ...
 
 
 @dataclass
@@ -100,7 +100,10 @@ class Router:
         for message in messages:
             part.pass_on(part.feedback, message, out)
         if out:
-            self.parts[target].handle_batch(out)
+            try:
+                self.parts[target].handle_batch(out)
+            except Exception as exc:  # a bug on the way on must not stop the part
+                part.hook_failed(exc, f"handing answers on to {target}")
         self.flush()
 
     def route(self, inbound: str, messages: list[Message]) -> list[Message | None]:
