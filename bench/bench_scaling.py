@@ -3,13 +3,17 @@ trivial work and 1 ms of work) and as clients grow (1, 4, 16, 64), each next to
 the raw one-hop pipe of the same run (a zmq.green client, a plain pyzmq echo
 process). Writes a PNG of the curves with matplotlib (the `bench` extra).
 
-Run: python bench/bench_scaling.py [--messages N] [--plot bench/scaling.png]
+The ratio of 16 workers to 2 is measured again in alternating pairs (one
+point of a curve moves with the host's load).
+
+Run: python bench/bench_scaling.py [--messages N] [--plot bench/scaling.png] [--pairs N]
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -73,6 +77,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=40000)
     parser.add_argument("--plot", default=os.path.join(HERE, "scaling.png"))
+    parser.add_argument("--pairs", type=int, default=3,
+                        help="alternating runs of 2 and 16 workers for their ratio")
     args = parser.parse_args()
     raw = raw_pipe(args.messages)
     print(f"raw one-hop pipe (zmq.green client, plain pyzmq echo): {raw:,.0f}/s")
@@ -90,7 +96,11 @@ def main() -> None:
         print(f"{'clients, 2 workers':<28} {clients:>3}: {rate:>10,.0f}/s  ratio to raw "
               f"{rate / raw:.2f}")
     trivial = dict(curves["workers, 0 ms of work"])
-    print(f"16 workers / 2 workers (trivial work): {trivial[16] / trivial[2]:.2f}")
+    print(f"16 workers / 2 workers (trivial work), on the curve: {trivial[16] / trivial[2]:.2f}")
+    ratios = [master_rate(16, 0.0, 1, args.messages) / master_rate(2, 0.0, 1, args.messages)
+              for _ in range(args.pairs)]
+    print(f"16 workers / 2 workers (trivial work), {args.pairs} alternating pairs: median "
+          f"{statistics.median(ratios):.2f} (range {min(ratios):.2f}-{max(ratios):.2f})")
     plot(curves, raw, args.plot)
 
 
