@@ -6,9 +6,14 @@ messages minus one of `--small`, so that start-up cancels out.
 Rates and CPU times on a shared 2-core machine move with the host's load;
 an instruction count does not, so this compares two versions of greenpylm
 (`PYTHONPATH=/path/to/other/checkout python bench/bench_instructions.py`).
+With `--process master|worker|server`, one process of a cluster of real
+processes over tcp runs under callgrind instead (a master with 2 workers, or
+a `Server`), while a client outside it makes the jobs: the instructions that
+process spends per message.
+
 It needs valgrind (Debian's package) and takes a minute or two.
 
-Run: python bench/bench_instructions.py [--small N] [--large N]
+Run: python bench/bench_instructions.py [--small N] [--large N] [--process P]
 """
 from __future__ import annotations
 
@@ -16,21 +21,52 @@ import argparse
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from _util import PAYLOAD, ROLES, free_port, stop_all  # noqa: E402
 COLLECTED = re.compile(r"Collected\s*:\s*(\d+)")
+
+
+CALLGRIND = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"]
 
 
 def counting(messages: int) -> subprocess.Popen:
     """A process running the one-hub job of `messages` under callgrind."""
     code = ("import sys; sys.path.insert(0, sys.argv[1]); "
             "from bench_one_hub import one_hub_cluster; one_hub_cluster(int(sys.argv[2]))")
-    return subprocess.Popen(
-        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
-         sys.executable, "-c", code, HERE, str(messages)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(CALLGRIND + [sys.executable, "-c", code, HERE, str(messages)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def counting_process(process: str, messages: int) -> int:
+    """The instructions of the `process` of a cluster through a job of `messages`
+    made by a client outside it: a `Server`, or a master with 2 workers, or the
+    only worker of a master (which handles every message)."""
+    from greenpylm.clients import Client
+    ports = [free_port() for _ in range(5)]
+    roles = {"server": [("server", ports[:3])],
+             "master": [("master", ports), ("worker", ports[:1]), ("worker", ports[:1])],
+             "worker": [("master", ports), ("worker", ports[:1])]}[process]
+    procs = [subprocess.Popen((CALLGRIND if role == process else [])
+                              + [sys.executable, ROLES, role, *map(str, args)],
+                              stderr=subprocess.PIPE if role == process else None, text=True)
+             for role, args in roles]
+    counted = procs[[role for role, _ in roles].index(process)]
+    try:
+        with Client("bench", f"tcp://127.0.0.1:{ports[0]}") as client:
+            list(client.job("bench.echo", (PAYLOAD for _ in range(50)), timeout=300))
+            done = sum(1 for _ in client.job("bench.echo", (PAYLOAD for _ in range(messages)),
+                                             timeout=600))
+        assert done == messages, done
+        for proc in procs:
+            proc.send_signal(signal.SIGTERM)  # a clean stop: callgrind writes its totals
+        return instructions(counted)
+    finally:
+        stop_all(procs)
 
 
 def instructions(proc: subprocess.Popen) -> int:
@@ -46,13 +82,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--small", type=int, default=2000)
     parser.add_argument("--large", type=int, default=7000)
+    parser.add_argument("--process", choices=("master", "worker", "server"),
+                        help="count one process of a cluster over tcp instead")
     args = parser.parse_args()
     if shutil.which("valgrind") is None:
         sys.exit("valgrind is not installed (apt-get install valgrind)")
     import greenpylm
+    print(f"greenpylm from {os.path.dirname(greenpylm.__file__)}")
+    if args.process:
+        small, large = (counting_process(args.process, n) for n in (args.small, args.large))
+        per_message = (large - small) / (args.large - args.small)
+        print(f"instructions per message, the {args.process} process: {per_message:,.0f}")
+        return
     small, large = counting(args.small), counting(args.large)  # one per core
     per_message = (instructions(large) - instructions(small)) / (args.large - args.small)
-    print(f"greenpylm from {os.path.dirname(greenpylm.__file__)}")
     print(f"instructions per message, master + 2 workers + client in one process: "
           f"{per_message:,.0f}")
 
