@@ -83,6 +83,7 @@ class MethodRunner(ServerTemplate):
         self._current = gevent.local.local()  # the message each greenlet is handling
         self._methods: dict[str, tuple[Callable[[Any], Any], str]] = {}  # resolved: runner, label
         self._shipped: dict[str, tuple] = {}  # shipped steps: see `_ready_to_run`
+        self._split: tuple[str | None, list[str]] = (None, [])  # the last function, split
         self._handled = 0
         self.steps = Latencies()  # how long its steps take (user code)
 
@@ -152,14 +153,17 @@ class MethodRunner(ServerTemplate):
 
     def execute(self, message: Message) -> list[Message]:
         """Apply the step `message` asks for; the messages carrying the outcome."""
-        steps, stage = message.function.split(), message.stage
+        function, stage = message.function, message.stage
+        if function is not self._split[0]:  # the messages of a batch share the string
+            self._split = (function, function.split())
+        steps = self._split[1]
         last = stage >= len(steps) - 1
         if message.error is None and not message.dropped:
             out = self.apply(message, steps[stage] if stage < len(steps) else "")
         else:
             out = [message]
         for m in out:
-            if last:
+            if last and (m.code is not None or m.digest):
                 self.seal.strip(m)  # no later step needs the code
             self.moving_on(m, len(steps))
             self.seal.sign(m)
