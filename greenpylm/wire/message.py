@@ -14,9 +14,6 @@ from .errors import ProtocolError, RemoteError
 ID_SIZE = 16
 
 
-BYTES_LIKE = (bytes, bytearray, memoryview)
-
-
 def payload_size(payload: Any) -> int:
     """What a payload weighs in the bounds on memory: its length, 0 for an
     object without one (not pickled yet)."""
