@@ -134,6 +134,23 @@ def report(rows: list[tuple[str, float, float]]) -> None:
 CPU: dict[str, dict[str, float]] = {}
 
 
+def pipe_rate(push: Any, pull: Any, n: int) -> float:
+    """Messages per second of `n` payloads sent on `push` (from a greenlet of
+    their own, one message per send) and read back on `pull`: the raw baseline's
+    client."""
+    def sender() -> None:
+        for _ in range(n):
+            push.send(PAYLOAD)
+
+    start = time.perf_counter()
+    feeder = gevent.spawn(sender)
+    for _ in range(n):
+        pull.recv()
+    rate = n / (time.perf_counter() - start)
+    feeder.join()
+    return rate
+
+
 def raw_pipe(n: int) -> float:
     pin, pout = free_port(), free_port()
     proc = spawn_role("pipe_echo", pin, pout)
@@ -145,18 +162,8 @@ def raw_pipe(n: int) -> float:
         pull.connect(f"tcp://127.0.0.1:{pout}")
         push.send(PAYLOAD)
         pull.recv()  # warm up
-
-        def sender() -> None:
-            for _ in range(n):
-                push.send(PAYLOAD)
-
         with CpuPerMessage({"client": os.getpid(), "echo": proc.pid}) as cpu:
-            start = time.perf_counter()
-            g = gevent.spawn(sender)
-            for _ in range(n):
-                pull.recv()
-            rate = n / (time.perf_counter() - start)
-            g.join()
+            rate = pipe_rate(push, pull, n)
     finally:
         push.close(0)
         pull.close(0)

@@ -15,7 +15,7 @@ import zmq.green as zmq
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from _util import PAYLOAD, best, report  # noqa: E402
+from _util import PAYLOAD, best, pipe_rate, report  # noqa: E402
 
 
 def raw_inproc_pipe(n: int) -> float:
@@ -34,17 +34,8 @@ def raw_inproc_pipe(n: int) -> float:
         while True:
             push_out.send(pull_in.recv())
 
-    def sender() -> None:
-        for _ in range(n):
-            push.send(PAYLOAD)
-
     echoer = gevent.spawn(echo)
-    start = time.perf_counter()
-    feeder = gevent.spawn(sender)
-    for _ in range(n):
-        pull.recv()
-    rate = n / (time.perf_counter() - start)
-    feeder.join()
+    rate = pipe_rate(push, pull, n)
     echoer.kill()
     for s in (pull_in, push_out, push, pull):
         s.close(0)
