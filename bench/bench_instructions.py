@@ -6,10 +6,11 @@ messages minus one of `--small`, so that start-up cancels out.
 Rates and CPU times on a shared 2-core machine move with the host's load;
 an instruction count does not, so this compares two versions of greenpylm
 (`PYTHONPATH=/path/to/other/checkout python bench/bench_instructions.py`).
-With `--process master|worker|server`, one process of a cluster of real
-processes over tcp runs under callgrind instead (a master with 2 workers, or
-a `Server`), while a client outside it makes the jobs: the instructions that
-process spends per message.
+With `--process master|worker|server|chained`, one process of a cluster of
+real processes over tcp runs under callgrind instead (a master with 2
+workers, a `Server`, or the middle one of 3 chained servers applying 3
+shipped lambdas, signed), while a client outside it makes the jobs: the
+instructions that process spends per message.
 
 It needs valgrind (Debian's package) and takes a minute or two.
 
@@ -18,6 +19,7 @@ Run: python bench/bench_instructions.py [--small N] [--large N] [--process P]
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import re
 import shutil
@@ -28,6 +30,8 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from _util import PAYLOAD, ROLES, free_port, stop_all  # noqa: E402
+
+from greenpylm.shipping import KEY_VARIABLE  # noqa: E402
 COLLECTED = re.compile(r"Collected\s*:\s*(\d+)")
 
 
@@ -69,6 +73,34 @@ def counting_process(process: str, messages: int) -> int:
         stop_all(procs)
 
 
+def counting_chain(messages: int) -> int:
+    """The instructions of the middle server of 3 chained servers (key set,
+    3 shipped lambdas) through a job of `messages` from a `LoopClient`."""
+    from greenpylm.chained.client import LoopClient
+    pulls = [f"tcp://127.0.0.1:{free_port()}" for _ in range(3)]
+    back = f"tcp://127.0.0.1:{free_port()}"
+    key = "bench key"
+    command = [sys.executable, "-m", "greenpylm.chained"]
+    roles = [["server", "a", "--pull", pulls[0], "--next", pulls[1]],
+             ["server", "b", "--pull", pulls[1], "--next", pulls[2]],
+             ["last", "c", "--pull", pulls[2], "--push", back]]
+    procs = [subprocess.Popen((CALLGRIND if role[1] == "b" else []) + command + role
+                              + ["--log-level", "WARNING"], env={**os.environ, KEY_VARIABLE: key},
+                              stderr=subprocess.PIPE if role[1] == "b" else None, text=True)
+             for role in roles]
+    steps = [lambda x: x + 1, lambda x: x * 2, lambda x: x - 1]
+    try:
+        with LoopClient(back, pulls[0], key=key, logging_level="WARNING") as client:
+            client.eval(steps, 1, timeout=300)
+            done = sum(1 for _ in client.job(steps, range(messages), timeout=600))
+        assert done == messages, done
+        for proc in procs:
+            proc.send_signal(signal.SIGTERM)
+        return instructions(procs[1])
+    finally:
+        stop_all(procs)
+
+
 def instructions(proc: subprocess.Popen) -> int:
     """The instructions callgrind counted in `proc` (which it waits for)."""
     _, err = proc.communicate()
@@ -82,7 +114,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--small", type=int, default=2000)
     parser.add_argument("--large", type=int, default=7000)
-    parser.add_argument("--process", choices=("master", "worker", "server"),
+    parser.add_argument("--process", choices=("master", "worker", "server", "chained"),
                         help="count one process of a cluster over tcp instead")
     args = parser.parse_args()
     if shutil.which("valgrind") is None:
@@ -90,7 +122,9 @@ def main() -> None:
     import greenpylm
     print(f"greenpylm from {os.path.dirname(greenpylm.__file__)}")
     if args.process:
-        small, large = (counting_process(args.process, n) for n in (args.small, args.large))
+        count = counting_chain if args.process == "chained" else \
+            functools.partial(counting_process, args.process)
+        small, large = (count(n) for n in (args.small, args.large))
         per_message = (large - small) / (args.large - args.small)
         print(f"instructions per message, the {args.process} process: {per_message:,.0f}")
         return

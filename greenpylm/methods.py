@@ -77,15 +77,24 @@ class MethodRunner(ServerTemplate):
         #: a step that holds the hub longer than this (seconds) is reported
         self.block_threshold = block_threshold
         self.seal = Seal(key, callable_cache_size)
-        self.serves = name  # the server name steps must carry to run here
+        self._ready: dict[str, tuple] = {}  # steps resolved: see `_resolve`
+        self.serves = name
         self.pipelined = pipelined
         self.messages = messages
         self._current = gevent.local.local()  # the message each greenlet is handling
-        self._methods: dict[str, tuple[Callable[[Any], Any], str]] = {}  # resolved: runner, label
-        self._shipped: dict[str, tuple] = {}  # shipped steps: see `_ready_to_run`
         self._split: tuple[str | None, list[str]] = (None, [])  # the last function, split
         self._handled = 0
         self.steps = Latencies()  # how long its steps take (user code)
+
+    @property
+    def serves(self) -> str:
+        """The server name the steps it runs must carry (a worker's is its master's)."""
+        return self._serves
+
+    @serves.setter
+    def serves(self, name: str) -> None:
+        self._serves = name
+        self._ready.clear()  # steps were resolved for another name
 
     @property
     def message(self) -> Message | None:
@@ -175,35 +184,46 @@ class MethodRunner(ServerTemplate):
 
     def apply(self, message: Message, step: str) -> list[Message]:
         """Run `step` (``server.method``, the message's current one) on `message`."""
+        ready = self._ready.get(step)
+        if ready is None or message.code is not None or (
+                ready[2] and self.seal.callables.get(ready[2]) is not ready[3]):
+            return self._apply_first(message, step)  # the cache let its callable go, say
+        runner, label, digest, _ = ready
+        if digest or message.pickled:
+            try:
+                self.seal.open(message, wanted=digest)
+            except CodeRefused as exc:
+                return [self._refused(message, exc)]
+        return self.run_step(message, runner, label, shipped=bool(digest))
+
+    def _apply_first(self, message: Message, step: str) -> list[Message]:
+        """`apply` for a step not resolved yet (or a message carrying code): check
+        it, load the code it brings, and keep what running the step takes for
+        the next messages (`_resolve`)."""
         server, _, method = step.partition(".")
         if server != self.serves and self.checks_server_name:
             return [self._fail(message, "WrongServer",
                                f"this is {self.serves!r}; it cannot run {step!r}")]
-        known = self._methods.get(method)
-        if known is not None and message.code is None and not message.pickled:
-            return self.run_step(message, *known, shipped=False)  # the common case, in short
         shipped = method.startswith("@")
         if message.code is not None:
             self.stats["code_frames"] += 1
             self.log.debug("received a code frame of {} bytes", len(message.code))
         loaded = self.seal.callables.loaded
-        ready = self._shipped.get(method) if shipped else None
         try:
-            digest = ready[0] if ready else bytes.fromhex(method[1:]) if shipped else b""
+            digest = bytes.fromhex(method[1:]) if shipped else b""
             self.seal.open(message, wanted=digest)
         except ValueError:
             return [self._fail(message, "UnknownMethod", f"{method!r} is not a digest")]
         except CodeRefused as exc:
-            self.problems.note("refused", "refused shipped code or pickle: {}", exc)
-            return [self._fail(message, "CodeRefused", str(exc))]
+            return [self._refused(message, exc)]
         if not shipped:
             function = self.user_method(method)
             if function is None:
                 return [self._fail(message, "UnknownMethod",
                                    f"{self.serves!r} has no method {method!r} "
                                    f"(it has: {', '.join(self.methods())})")]
-            known = self._methods[method] = (offload.runner(function), method)
-            return self.run_step(message, *known, shipped=False)
+            return self.run_step(message, *self._resolve(step, function, method, b"")[:2],
+                                 shipped=False)
         function = self.seal.callables.get(digest)
         if function is None:
             self.problems.note("missing_code", "asked for the code of {} again (not held: "
@@ -211,23 +231,26 @@ class MethodRunner(ServerTemplate):
             return [self._fail(message, "MissingCode",
                                f"{self.name!r} does not hold {method[:13]}...; "
                                "the client sends the code again")]
+        label = getattr(function, "__qualname__", method)
         if self.seal.callables.loaded != loaded:
-            self.log.info("loaded shipped callable {} ({})",
-                          getattr(function, "__qualname__", "?"), method[:13])
-        if ready is None or ready[1] is not function:
-            ready = self._ready_to_run(method, digest, function)
-        return self.run_step(message, ready[2], ready[3], shipped=True)
+            self.log.info("loaded shipped callable {} ({})", label, method[:13])
+        return self.run_step(message, *self._resolve(step, function, label, digest)[:2],
+                             shipped=True)
 
-    def _ready_to_run(self, method: str, digest: bytes, function: Callable[[Any], Any]
-                      ) -> tuple[bytes, Callable[[Any], Any], Callable[[Any], Any], str]:
-        """What running the shipped step `method` takes, kept for its next messages
-        (as long as the callable cache holds the same callable, and for as many
-        steps as it holds callables): its digest, the callable, its runner, its label."""
-        ready = self._shipped[method] = (digest, function, offload.runner(function),
-                                         getattr(function, "__qualname__", method))
-        while len(self._shipped) > self.seal.callables.size:
-            del self._shipped[next(iter(self._shipped))]
+    def _resolve(self, step: str, function: Callable[[Any], Any], label: str, digest: bytes
+                 ) -> tuple[Callable[[Any], Any], str, bytes, Callable[[Any], Any]]:
+        """Keep what running `step` takes for its next messages: the runner of
+        `function`, its label, the digest of its code (b"" for a method) and
+        the function (a shipped step is kept while the callable cache holds
+        that very callable). As many steps are kept as the cache holds callables."""
+        ready = self._ready[step] = (offload.runner(function), label, digest, function)
+        while len(self._ready) > self.seal.callables.size:
+            del self._ready[next(iter(self._ready))]
         return ready
+
+    def _refused(self, message: Message, exc: CodeRefused) -> Message:
+        self.problems.note("refused", "refused shipped code or pickle: {}", exc)
+        return self._fail(message, "CodeRefused", str(exc))
 
     def run_step(self, message: Message, function: Callable[[Any], Any], label: str,
                  shipped: bool) -> list[Message]:
