@@ -89,6 +89,7 @@ def test_results_a_master_cannot_read_fail_their_calls_instead_of_hanging(runnin
 
     from greenpylm.servers import Master
     from greenpylm.wire import worker_link as link
+    from greenpylm.wire.frames import TAG_BATCH
 
     db, pull, pub, wpull, wpush = (tcp(free_port()) for _ in range(5))
     running(Master("m", pull, pub, wpull, wpush, db))
@@ -99,7 +100,7 @@ def test_results_a_master_cannot_read_fail_their_calls_instead_of_hanging(runnin
     def answer_with_garbage() -> None:
         garbling.send_multipart(link.hello(16, "garbling", b"garbling-id"))
         tickets, _ = link.parse_work(garbling.recv_multipart(), 1 << 26)
-        batch = [b"GPLM\x02B", b"not a header", b"payload"]  # tickets done, results unreadable
+        batch = [TAG_BATCH, b"not a header", b"payload"]  # tickets done, results unreadable
         garbling.send_multipart(link.results(tickets, tickets, batch))
         while True:
             garbling.send_multipart(link.hello(16, "garbling", b"garbling-id"))

@@ -119,7 +119,7 @@ def corrupt_header(frames, mutate):
     ([b"nonsense"], "bad-tag"),
     ([b"GPLX\x01B", b"h", b"p"], "bad-tag"),
     ([b"GPLM\x01B", b"h", b"p"], "bad-version"),
-    ([b"GPLM\x03B", b"h", b"p"], "bad-version"),
+    ([MAGIC + bytes((VERSION + 1, ord("B"))), b"h", b"p"], "bad-version"),
     ([MAGIC + bytes((VERSION, ord("Z"))), b"h", b"p"], "bad-kind"),
     ([TAG_WELCOME], "bad-kind"),
     ([TAG_BATCH], "truncated"),

@@ -3,12 +3,14 @@
 A message may carry a bundle of shipped code (`code`, named by `digest`),
 a pickled payload (`pickled`), or name shipped code a server already holds
 (a step ``server.@<digest>``). Any of these is covered by one HMAC-SHA256
-`signature` over the payload's kind (pickled or not: a signed raw payload
-can never be passed off as a pickle), the digest, the message id, the
-stage, the `function` string and the client, and the payload: `open` checks
+`signature` over the `function` string, the client and the digest, then the
+payload's kind (pickled or not: a signed raw payload can never be passed
+off as a pickle), the message id, the stage and the payload: `open` checks
 it before anything is unpickled or run, so a captured message can be
 neither aimed at other steps nor run by someone without the key. Whoever
 moves a message on to its next stage signs it again (it holds the key).
+The fields the messages of a call share come first, so that their part of
+the hashing is done once for a batch.
 """
 from __future__ import annotations
 
@@ -25,7 +27,8 @@ from .signing import Signer, digest_of
 
 BYTES = (bytes, bytearray, memoryview)
 SHIPPED_STEP = ".@"  # in a function string: a step that runs shipped code
-_FIXED = struct.Struct(">IHH")  # stage, then the lengths of function and client
+_LENGTHS = struct.Struct(">HHH")  # of function, client and digest
+_STAGE = struct.Struct(">I")
 
 
 def dumps(value: Any) -> bytes:
@@ -42,6 +45,7 @@ class Seal:
     def __init__(self, key: bytes | str | None = None, cache_size: int = DEFAULT_SIZE) -> None:
         self.signer = Signer(key)
         self.callables = CallableCache(cache_size)
+        self._shared: tuple = (None, None, None, None)  # see `_signed`
 
     # -- outgoing ---------------------------------------------------------
     @staticmethod
@@ -73,7 +77,8 @@ class Seal:
             message.payload = dumps(message.payload)
             message.pickled = True
         if message.code is not None or message.pickled or SHIPPED_STEP in message.function:
-            message.signature = self.signer.sign(self._signed(message))
+            shared, own = self._signed(message)
+            message.signature = self.signer.sign(own, after=shared)
         else:
             message.signature = b""
 
@@ -93,7 +98,8 @@ class Seal:
                               "process needs the same key (`key=` or $GREENPYLM_KEY)")
         if message.code is not None and digest_of(message.code) != message.digest:
             raise CodeRefused("the code does not match its digest")
-        if not self.signer.verify(self._signed(message), message.signature):
+        shared, own = self._signed(message)
+        if not self.signer.verify(own, message.signature, after=shared):
             raise CodeRefused("the signature does not match: the message is signed with "
                               "another key (every process needs the same key: `key=` or "
                               "$GREENPYLM_KEY), or it was changed on the way")
@@ -112,9 +118,15 @@ class Seal:
             message.pickled = False
         message.signature = b""
 
-    @staticmethod
-    def _signed(message: Message) -> bytes:
-        function, client = message.function.encode(), message.client.encode()
-        return b"".join((b"P" if message.pickled else b"B", message.digest, message.id,
-                         _FIXED.pack(message.stage, len(function), len(client)), function, client,
-                         bytes(message.payload)))
+    def _signed(self, message: Message) -> tuple[Any, bytes]:
+        """The data signed (section 3.7 of docs/protocol.md) in two parts: the
+        signer's state keyed with the fields that the messages of a call
+        share (kept while they stay the same), and this message's own bytes."""
+        function, client, digest = message.function, message.client, message.digest
+        shared = self._shared
+        if function != shared[0] or client != shared[1] or digest != shared[2]:
+            f, c = function.encode(), client.encode()
+            shared = self._shared = (function, client, digest, self.signer.keyed(
+                _LENGTHS.pack(len(f), len(c), len(digest)) + f + c + digest))
+        return shared[3], b"".join((b"P" if message.pickled else b"B", message.id,
+                                   _STAGE.pack(message.stage), message.payload))

@@ -5,6 +5,7 @@ import hashlib
 import hmac
 import os
 import secrets
+from typing import Any
 
 from ..wire.curve import KEY_VARIABLE
 
@@ -33,10 +34,11 @@ class Signer:
     """Signs and checks byte strings with one key: HMAC-SHA256 (RFC 2104).
 
     The two keyed SHA-256 states of HMAC (key XOR ipad, key XOR opad) are
-    made once; a signature copies them, which costs about 70% of what the
-    `hmac` module's own copy does (1.2 us, not 1.7, measured for 300 bytes)
-    and half of `hmac.digest`, which keys both states again for every
-    message. `tests/test_shipping.py` checks it against `hmac.digest`."""
+    made once; a signature copies them, where `hmac.digest` keys both again
+    for every message. Signed strings that start alike (the messages of one
+    call) can share more: `keyed` makes the inner state over their common
+    prefix once, and `sign` and `verify` go on `after` it.
+    `tests/test_shipping.py` checks both against `hmac.digest`."""
 
     def __init__(self, key: bytes | str | None = None) -> None:
         key = resolve_key(key)
@@ -46,17 +48,24 @@ class Signer:
         self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
         self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
 
-    def sign(self, data: bytes) -> bytes:
-        """The HMAC-SHA256 of `data`."""
+    def keyed(self, prefix: bytes) -> Any:
+        """The inner state of HMAC over `prefix`, for `sign` and `verify` to go on after."""
         inner = self._inner.copy()
+        inner.update(prefix)
+        return inner
+
+    def sign(self, data: bytes, after: Any = None) -> bytes:
+        """The HMAC-SHA256 of `data`, or of the prefix `after` was `keyed` with, then `data`."""
+        inner = (self._inner if after is None else after).copy()
         inner.update(data)
         outer = self._outer.copy()
         outer.update(inner.digest())
         return outer.digest()
 
-    def verify(self, data: bytes, signature: bytes) -> bool:
-        """Whether `signature` is this key's signature of `data` (in constant time)."""
-        return hmac.compare_digest(self.sign(data), signature)
+    def verify(self, data: bytes, signature: bytes, after: Any = None) -> bool:
+        """Whether `signature` is this key's signature of `data` (`after` as in
+        `sign`), compared in constant time."""
+        return hmac.compare_digest(self.sign(data, after), signature)
 
 
 def digest_of(data: bytes) -> bytes:

@@ -27,7 +27,7 @@ from .header import (FLAG_CODE, FLAG_DROPPED, FLAG_ERROR, FLAG_PICKLED, HEADER, 
 from .message import ID_SIZE, ErrorRecord, Message
 
 MAGIC = b"GPLM"
-VERSION = 2
+VERSION = 3
 KIND_BATCH = ord("B")
 KIND_WELCOME = ord("W")
 KIND_PACKED = ord("P")
@@ -117,7 +117,7 @@ def encode(messages: Iterable[Message], max_frame: int | None = None,
 
 def version_refusal(frames: Sequence[bytes]) -> list | None:
     """For a batch whose tag has another protocol version, an error reply in the
-    peer's own version (the header layout is the same in versions 1 and 2),
+    peer's own version (the header layout is the same in versions 1 to 3),
     so that an older or newer peer reads why it is refused; None otherwise."""
     theirs = foreign_version(frames[0]) if frames else None
     if theirs is None:
