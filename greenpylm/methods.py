@@ -6,11 +6,11 @@ import inspect
 import os
 import sys
 import time
+from contextvars import ContextVar
 from collections.abc import Iterable, Iterator
 from typing import Any, Callable
 
 import gevent
-import gevent.local
 
 from . import offload
 from .parts.meter import Latencies
@@ -81,7 +81,8 @@ class MethodRunner(ServerTemplate):
         self.serves = name
         self.pipelined = pipelined
         self.messages = messages
-        self._current = gevent.local.local()  # the message each greenlet is handling
+        # the message each greenlet is handling (greenlets have contexts of their own)
+        self._current: ContextVar[Message | None] = ContextVar(f"{name}.message", default=None)
         self._split: tuple[str | None, list[str]] = (None, [])  # the last function, split
         self._handled = 0
         self.steps = Latencies()  # how long its steps take (user code)
@@ -99,7 +100,7 @@ class MethodRunner(ServerTemplate):
     @property
     def message(self) -> Message | None:
         """The message being handled (pylm's attribute), as seen by this greenlet."""
-        return getattr(self._current, "message", None)
+        return self._current.get()
 
     # -- hooks (pylm's) ---------------------------------------------------
     def handle_stream(self, message: Message) -> tuple[str, Message]:
@@ -256,7 +257,7 @@ class MethodRunner(ServerTemplate):
                  shipped: bool) -> list[Message]:
         """Call `function` with the payload (user code): the messages of its outcome.
         A call that holds the hub longer than `block_threshold` is reported."""
-        self._current.message = message
+        self._current.set(message)
         loop = gevent.get_hub().loop
         iteration, start = loop.iteration, time.perf_counter()
         try:

@@ -116,6 +116,25 @@ def test_methods_run_one_at_a_time_unless_asked(running, concurrency, most):
     assert server.most == most
 
 
+class Reading(Server):
+    """Reads pylm's `self.message` after other greenlets ran steps meanwhile."""
+
+    def foo(self, payload: bytes) -> bytes:
+        gevent.sleep(0.001 * (int(payload) % 4))  # the steps finish out of order
+        message = self.message
+        return b"%s at stage %d" % (message.payload, message.stage)
+
+
+def test_each_step_reads_its_own_message_however_many_run_at_once(running):
+    db, pull, pub = three("reading")
+    server = running(Reading("reading", db, pull, pub, concurrency=8))
+    with Client("reading", db) as client:
+        pairs = list(client.job("reading.foo", [b"%d" % i for i in range(40)], timeout=10,
+                                with_input=True))
+    assert sorted(pairs) == sorted((b"%d" % i, b"%d at stage 0" % i) for i in range(40))
+    assert server.message is None  # outside a step there is none
+
+
 class Step(ChainServer):
     def foo(self, payload: bytes) -> bytes:
         return b"foo(" + payload + b")"

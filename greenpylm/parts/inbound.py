@@ -65,8 +65,7 @@ class Inbound(Part):
         """Route every message scattered from `messages` (`pass_on`), in one hand-over
         per batch; the feedback of a blocking route."""
         routed: list[Message] = []
-        for message in messages:
-            self.pass_on(self.scatter, message, routed)
+        self.pass_on(self.scatter, messages, routed)
         return self.forward(routed)
 
     def accept(self, message: Message) -> None:

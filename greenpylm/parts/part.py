@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import time
 from collections import Counter
-from typing import Any, Protocol
+from typing import Any, Iterable, Protocol
 
 import gevent
 import zmq.green as zmq
@@ -172,15 +172,16 @@ class Part(HasLogger):
                            what or getattr(self.hook, "__qualname__", "the hook"),
                            type(exc).__name__, level="ERROR", exception=exc)
 
-    def pass_on(self, hook: Any, message: Message, into: list) -> None:
-        """Append to `into` the messages `hook` makes of `message`. If the hook
-        (user code, often) raises, an error reply follows what it made before,
-        so that the client learns what happened."""
-        try:
-            into.extend(hook(message))
-        except Exception as exc:
-            self.hook_failed(exc)
-            into.append(message.reply(error=ErrorRecord.from_exception(exc)))
+    def pass_on(self, hook: Any, messages: Iterable[Message], into: list) -> None:
+        """Append to `into` the messages `hook` makes of each of `messages`. If the
+        hook (user code, often) raises, an error reply follows what it made of
+        that message before, so that the client learns what happened."""
+        for message in messages:
+            try:
+                into.extend(hook(message))
+            except Exception as exc:
+                self.hook_failed(exc)
+                into.append(message.reply(error=ErrorRecord.from_exception(exc)))
 
     def decode(self, frames: list) -> list[Message] | None:
         """The messages of `frames`, or None (counted and logged) if malformed."""

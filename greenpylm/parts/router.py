@@ -26,7 +26,7 @@ class Handles(Protocol):
 
     def feedback(self, message: Message) -> Iterable[Message]: ...
 
-    def pass_on(self, hook: Any, message: Message, into: list) -> None: ...
+    def pass_on(self, hook: Any, messages: Iterable[Message], into: list) -> None: ...
 
     def hook_failed(self, exc: Exception, what: str = "") -> None: ...
 
@@ -97,8 +97,7 @@ class Router:
         if not target:
             raise ValueError(f"{outbound!r} has answers to hand on but no route for them")
         out: list[Message] = []
-        for message in messages:
-            part.pass_on(part.feedback, message, out)
+        part.pass_on(part.feedback, messages, out)
         if out:
             try:
                 self.parts[target].handle_batch(out)

@@ -89,7 +89,7 @@ class WorkerConnection(Inbound):
             if self.time_limit:
                 self._run(message, outcome)
             else:
-                self.pass_on(self.scatter, message, outcome)
+                self.pass_on(self.scatter, (message,), outcome)
             self._results.extend(outcome or [message.reply(dropped=True)])
             self._done.append(message.ticket)
         return []
@@ -100,7 +100,7 @@ class WorkerConnection(Inbound):
         late = TimeLimitExceeded(f"ran longer than the time limit of {self.time_limit:g} s")
         try:
             with gevent.Timeout(self.time_limit, late):
-                self.pass_on(self.scatter, message, outcome)
+                self.pass_on(self.scatter, (message,), outcome)
         finally:
             del self.running[message.ticket]
 
