@@ -8,8 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from greenpylm.wire import ErrorRecord, Message, ProtocolError, RemoteError, decode, encode
-from greenpylm.wire.frames import (FLAG_ERROR, HEADER, HEADER_SIZE, MAGIC, PACK_PAYLOAD,
-                                   TAG_BATCH, TAG_PACKED, TAG_WELCOME, VERSION, encode_header)
+from greenpylm.wire.frames import (FLAG_ERROR, FLAG_SAME_FIELDS, HEADER, HEADER_SIZE, MAGIC,
+                                   PACK_PAYLOAD, TAG_BATCH, TAG_PACKED, TAG_WELCOME, VERSION,
+                                   encode_header)
 
 text = st.text(max_size=40)
 
@@ -84,6 +85,26 @@ def packed_frame() -> bytes:
     return encode([Message("s.f", b"one"), Message("s.f", b"two")], pack=True)[1]
 
 
+def same_fields_carrying_fields() -> bytes:
+    """A packed frame whose second message says it has the first's fields, and has some."""
+    first, second = (encode_header(Message("s.f", p)) + b"\x00\x00\x00\x01" + p
+                     for p in (b"1", b"2"))
+    return first + bytes([FLAG_SAME_FIELDS]) + second[1:]
+
+
+def test_a_packed_batch_carries_the_shared_fields_once_per_run():
+    """In a packed batch, a message with the fields of the one before it leaves them out."""
+    same = [Message("s.function", b"p%d" % i, client="c" * 36, pipeline="p" * 36)
+            for i in range(4)]
+    other = Message("t.other", b"q", client="c" * 36, pipeline="p" * 36)
+    messages = same[:2] + [other] + same[2:]
+    frame = encode(messages, pack=True)[1]
+    full = sum(len(encode_header(m)) for m in (same[0], other, same[2]))  # where runs start
+    payloads = sum(4 + len(m.payload) for m in messages)
+    assert len(frame) == full + 2 * HEADER_SIZE + payloads
+    assert decode([TAG_PACKED, frame]) == messages
+
+
 @pytest.mark.parametrize("frames, kind", [
     ([TAG_PACKED], "bad-packed"),
     ([TAG_PACKED, packed_frame(), b"stray"], "bad-packed"),
@@ -92,6 +113,10 @@ def packed_frame() -> bytes:
     ([TAG_PACKED, packed_frame()[:HEADER_SIZE]], "truncated"),
     ([TAG_PACKED, packed_frame() + b"\x00" * 3], "truncated"),   # garbage after the last
     ([TAG_PACKED, bytes([FLAG_ERROR]) + packed_frame()[1:]], "bad-header"),
+    ([TAG_PACKED, bytes([FLAG_SAME_FIELDS]) + packed_frame()[1:]], "bad-header"),  # the first
+    ([TAG_PACKED, same_fields_carrying_fields()], "bad-header"),
+    ([TAG_BATCH, bytes([FLAG_SAME_FIELDS]) + encode_header(Message("s.f", b""))[1:], b""],
+     "bad-header"),  # only a packed batch may leave fields out
 ])
 def test_malformed_packed_batches_raise_protocol_error(frames, kind):
     with pytest.raises(ProtocolError) as info:

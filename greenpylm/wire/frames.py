@@ -22,8 +22,9 @@ import struct
 from typing import Iterable, Sequence
 
 from .errors import ProtocolError
-from .header import (FLAG_CODE, FLAG_DROPPED, FLAG_ERROR, FLAG_PICKLED, HEADER,  # noqa: F401
-                     HEADER_SIZE, KNOWN_FLAGS, LENGTHS_AT, HeaderWriter, decode_fields)
+from .header import (FLAG_CODE, FLAG_DROPPED, FLAG_ERROR, FLAG_PICKLED,  # noqa: F401
+                     FLAG_SAME_FIELDS, HEADER, HEADER_SIZE, KNOWN_FLAGS, LENGTHS_AT,
+                     HeaderWriter, decode_fields)
 from .message import ID_SIZE, ErrorRecord, Message
 
 MAGIC = b"GPLM"
@@ -36,7 +37,8 @@ TAG_PACKED = MAGIC + bytes((VERSION, KIND_PACKED))
 TAG_WELCOME = MAGIC + bytes((VERSION, KIND_WELCOME))
 TAG_SIZE = len(TAG_BATCH)
 
-PACKED_FLAGS_REFUSED = 0xFF & ~(FLAG_DROPPED | FLAG_PICKLED)  # a packed message has no more
+# a packed message has no more flags than these
+PACKED_FLAGS_REFUSED = 0xFF & ~(FLAG_DROPPED | FLAG_PICKLED | FLAG_SAME_FIELDS)
 LENGTH = struct.Struct(">I")  # a packed payload's length (4 bytes)
 PACK_PAYLOAD = 4096  # the largest payload a packed batch carries
 PACK_TOTAL = 256 * 1024  # the most payload bytes one packed batch carries
@@ -66,7 +68,7 @@ def _packed(messages: Sequence[Message]) -> bytes | None:
     parts: list = []
     total = 0
     length = LENGTH.pack
-    header = HeaderWriter().header
+    header = HeaderWriter(packed=True).header
     for m in messages:
         payload = m.payload
         if m.error is not None or m.code is not None or \
@@ -238,6 +240,10 @@ def unpack(frame: bytes) -> list[Message]:
         if flags & PACKED_FLAGS_REFUSED:
             raise ProtocolError("bad-header", f"flags {flags:#x} in a packed batch (which "
                                 "carries no error or code)")
+        if flags & FLAG_SAME_FIELDS and (fields is None or lp or lc or lf or lk or ld):
+            raise ProtocolError("bad-header", f"the packed message at byte {at} takes the "
+                                "fields of the one before it, but " + (
+                                    "it is the first" if fields is None else "carries fields"))
         start = at + HEADER_SIZE
         end_d = start + lp + lc + lf + lk + ld
         end = end_d + ls
@@ -249,7 +255,8 @@ def unpack(frame: bytes) -> list[Message]:
         if size > PACK_PAYLOAD or stop > n:
             raise ProtocolError("bad-packed", f"a packed payload of {size} bytes at byte "
                                 f"{body} does not fit")
-        if fields is None or not starts_with(raw, at + LENGTHS_AT):
+        if not flags & FLAG_SAME_FIELDS and (fields is None
+                                             or not starts_with(raw, at + LENGTHS_AT)):
             raw = frame[at + LENGTHS_AT:end_d]
             fields = decode_fields(frame, start, lp, lc, lf, lk, ld)
         pipeline, client, function, cache, digest = fields

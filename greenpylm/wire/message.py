@@ -17,6 +17,8 @@ ID_SIZE = 16
 def payload_size(payload: Any) -> int:
     """What a payload weighs in the bounds on memory: its length, 0 for an
     object without one (not pickled yet)."""
+    if not hasattr(payload, "__len__"):
+        return 0  # an int, say: asking is cheaper than catching len's TypeError
     try:
         return len(payload)
     except Exception:
