@@ -28,6 +28,31 @@ def spawn_role(role: str, *ports: int) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, ROLES, role, *map(str, ports)])
 
 
+CHAIN_KEY = "bench key"
+#: what the chain benches ship: one lambda per server
+CHAIN_STEPS = [lambda x: x + 1, lambda x: x * 2, lambda x: x - 1]
+
+
+def chain_of_three(counted: str = "", wrap: list | tuple = ()
+                   ) -> tuple[str, str, list[subprocess.Popen]]:
+    """Start 3 generic chained servers a, b and c (processes, cluster key
+    `CHAIN_KEY`): the first one's pull address, the address the client
+    takes results from, and the processes. The server named `counted` runs
+    under `wrap` (a command line in front of its own: callgrind, say), its
+    stderr piped."""
+    pulls = [f"tcp://127.0.0.1:{free_port()}" for _ in range(3)]
+    back = f"tcp://127.0.0.1:{free_port()}"
+    env = {**os.environ, "GREENPYLM_KEY": CHAIN_KEY}
+    roles = [["server", "a", "--pull", pulls[0], "--next", pulls[1]],
+             ["server", "b", "--pull", pulls[1], "--next", pulls[2]],
+             ["last", "c", "--pull", pulls[2], "--push", back]]
+    procs = [subprocess.Popen([*(wrap if role[1] == counted else ()), sys.executable, "-m",
+                               "greenpylm.chained", *role, "--log-level", "WARNING"], env=env,
+                              stderr=subprocess.PIPE if role[1] == counted else None, text=True)
+             for role in roles]
+    return pulls[0], back, procs
+
+
 BENCH_KEY = "the benchmark's cluster secret"
 
 

@@ -8,35 +8,20 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from _util import (CPU, CpuPerMessage, free_port, paired, report, report_cpu,  # noqa: E402
-                   report_rounds, stop_all)
-
-KEY = "bench key"
-
+from _util import (CHAIN_KEY, CHAIN_STEPS, CPU, CpuPerMessage, chain_of_three,  # noqa: E402
+                   paired, report, report_cpu, report_rounds, stop_all)
 
 def chain(n: int) -> float:
     from greenpylm.chained.client import LoopClient
-    pulls = [f"tcp://127.0.0.1:{free_port()}" for _ in range(3)]
-    back = f"tcp://127.0.0.1:{free_port()}"
-    env = {**os.environ, "GREENPYLM_KEY": KEY}
-    command = [sys.executable, "-m", "greenpylm.chained"]
-    procs = [
-        subprocess.Popen(command + ["server", "a", "--pull", pulls[0], "--next", pulls[1],
-                                    "--log-level", "WARNING"], env=env),
-        subprocess.Popen(command + ["server", "b", "--pull", pulls[1], "--next", pulls[2],
-                                    "--log-level", "WARNING"], env=env),
-        subprocess.Popen(command + ["last", "c", "--pull", pulls[2], "--push", back,
-                                    "--log-level", "WARNING"], env=env),
-    ]
-    steps = [lambda x: x + 1, lambda x: x * 2, lambda x: x - 1]
+    first, back, procs = chain_of_three()
+    steps = CHAIN_STEPS
     try:
-        with LoopClient(back, pulls[0], key=KEY, logging_level="WARNING") as client:
+        with LoopClient(back, first, key=CHAIN_KEY, logging_level="WARNING") as client:
             client.eval(steps, 1, timeout=30)  # warm up: the chain is up
             pids = {"client": os.getpid(), **{name: p.pid for name, p in zip("abc", procs)}}
             with CpuPerMessage(pids) as cpu:

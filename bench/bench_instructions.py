@@ -29,9 +29,8 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from _util import PAYLOAD, ROLES, free_port, stop_all  # noqa: E402
-
-from greenpylm.shipping import KEY_VARIABLE  # noqa: E402
+from _util import (CHAIN_KEY, CHAIN_STEPS, PAYLOAD, ROLES, chain_of_three,  # noqa: E402
+                   free_port, stop_all)
 COLLECTED = re.compile(r"Collected\s*:\s*(\d+)")
 
 
@@ -77,20 +76,10 @@ def counting_chain(messages: int) -> int:
     """The instructions of the middle server of 3 chained servers (key set,
     3 shipped lambdas) through a job of `messages` from a `LoopClient`."""
     from greenpylm.chained.client import LoopClient
-    pulls = [f"tcp://127.0.0.1:{free_port()}" for _ in range(3)]
-    back = f"tcp://127.0.0.1:{free_port()}"
-    key = "bench key"
-    command = [sys.executable, "-m", "greenpylm.chained"]
-    roles = [["server", "a", "--pull", pulls[0], "--next", pulls[1]],
-             ["server", "b", "--pull", pulls[1], "--next", pulls[2]],
-             ["last", "c", "--pull", pulls[2], "--push", back]]
-    procs = [subprocess.Popen((CALLGRIND if role[1] == "b" else []) + command + role
-                              + ["--log-level", "WARNING"], env={**os.environ, KEY_VARIABLE: key},
-                              stderr=subprocess.PIPE if role[1] == "b" else None, text=True)
-             for role in roles]
-    steps = [lambda x: x + 1, lambda x: x * 2, lambda x: x - 1]
+    first, back, procs = chain_of_three("b", CALLGRIND)
+    steps = CHAIN_STEPS
     try:
-        with LoopClient(back, pulls[0], key=key, logging_level="WARNING") as client:
+        with LoopClient(back, first, key=CHAIN_KEY, logging_level="WARNING") as client:
             client.eval(steps, 1, timeout=300)
             done = sum(1 for _ in client.job(steps, range(messages), timeout=600))
         assert done == messages, done
