@@ -194,7 +194,8 @@ class Call:
     def __init__(self, planned: tuple[str, list[Shipped]], *, seal: Seal, client: str,
                  pipeline: str, cache: str, window: int, batch_size: int,
                  send: Callable[[list], None], inbox: Inbox,
-                 resend_after: float | None = None, window_bytes: int = WINDOW_BYTES) -> None:
+                 resend_after: float | None = None, window_bytes: int = WINDOW_BYTES,
+                 sealed: bool = False) -> None:
         self.function, self.shipped = planned  # what `plan` made of the steps
         #: seconds without any reply after which what is outstanding is sent again
         #: (a chain's stage may have lost it; None: only a new welcome resends)
@@ -208,6 +209,8 @@ class Call:
         self.batch_size = batch_size
         self.send = send
         self.inbox = inbox
+        #: batches go sealed (a chain: every process holds the key)
+        self.sealed = sealed
 
     def message(self, payload: Any, id: bytes | None = None, with_code: bool = False) -> Message:
         """The signed message carrying `payload` (and the call's code, `with_code`)."""
@@ -216,8 +219,15 @@ class Call:
                                 None, False, False)
         if with_code:
             self.seal.enclose(message, self.shipped)
-        self.seal.sign(message)
+        if self.sealed:
+            self.seal.vouch(message)  # signed with its batch, by `encode`
+        else:
+            self.seal.sign(message)
         return message
+
+    def encode(self, messages: list[Message]) -> list:
+        """The frames of a batch of this call's messages: sealed, or packed if they pack."""
+        return self.seal.encode(messages) if self.sealed else encode(messages, pack=True)
 
     def _first_of(self, deadline: float | None) -> float | None:
         """`deadline`, or sooner when the call resends after a silence."""
@@ -233,10 +243,10 @@ class Call:
             batch.append(self.message(payload, with_code=not sent and bool(self.shipped)))
             sent += 1
             if len(batch) >= self.batch_size:
-                self.send(encode(batch, pack=True))
+                self.send(self.encode(batch))
                 batch = []
         if batch:
-            self.send(encode(batch, pack=True))
+            self.send(self.encode(batch))
         return sent
 
     def run(self, payloads: Iterable[Any], messages: int = sys.maxsize,

@@ -31,6 +31,9 @@ class ClientBase(HasLogger, UsesCache):
     `unwrap` what of a received multipart message is the batch of replies.
     """
 
+    #: calls send sealed batches (to a chain, whose every process holds the key)
+    sends_sealed = False
+
     def __init__(self, label: str, logging_level: int | str, context: Any,
                  key: bytes | str | None, window: int, batch_size: int) -> None:
         self.context = context or zmq.Context.instance()
@@ -69,7 +72,7 @@ class ClientBase(HasLogger, UsesCache):
         if frames is None:
             return []
         try:
-            return decode(frames)
+            return decode(frames, seal=self.seal)
         except ProtocolError as exc:
             if exc.kind == "bad-version":
                 raise  # nothing that peer sends will do: every call fails, saying why
@@ -84,7 +87,8 @@ class ClientBase(HasLogger, UsesCache):
         return Call(planned, seal=self.seal, client=self.uuid, pipeline=self.pipeline,
                     cache=cache, window=window, batch_size=min(window, self.batch_size),
                     send=self._send, inbox=self._dispatcher.inbox(),
-                    resend_after=self.resend_after, window_bytes=self.window_bytes)
+                    resend_after=self.resend_after, window_bytes=self.window_bytes,
+                    sealed=self.sends_sealed)
 
     def close(self) -> None:
         """Close the client's sockets; calls still waiting fail."""

@@ -10,7 +10,7 @@ from typing import Any, Callable, Iterable, Protocol
 import gevent
 
 from .shipping import Shipped
-from .wire import Message, encode
+from .wire import Message
 from .wire.message import payload_size
 
 MAX_RESENDS = 3
@@ -113,7 +113,7 @@ class Window:
             if batch:
                 ids = [m.id for m in batch]
                 call.inbox.expect(ids)
-                call.send(encode(batch, pack=True))
+                call.send(call.encode(batch))
                 self.outstanding.update(ids)
                 self.sent += len(batch)
                 room = self._room()
@@ -131,7 +131,7 @@ class Window:
                 self._resends[id] = sent + 1
                 again.append(call.message(self.inputs[id][1], id, with_code=bool(call.shipped)))
         for start in range(0, len(again), call.batch_size):
-            call.send(encode(again[start:start + call.batch_size], pack=True))
+            call.send(call.encode(again[start:start + call.batch_size]))
 
     def settle(self, reply: Message) -> tuple[int, Any, int] | None:
         """The (position, payload, size) of the input `reply` answers; None for a reply
@@ -142,7 +142,7 @@ class Window:
             if reply.error is not None and reply.error.type == "MissingCode" \
                     and call.shipped and self._resends.get(id, 0) < MAX_RESENDS:
                 self._resends[id] = self._resends.get(id, 0) + 1
-                call.send(encode([call.message(self.inputs[id][1], id, with_code=True)]))
+                call.send(call.encode([call.message(self.inputs[id][1], id, with_code=True)]))
                 return None
             self.outstanding.discard(id)
             if self._resends:

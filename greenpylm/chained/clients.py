@@ -28,6 +28,8 @@ class ChainClient(ClientBase):
     until the first server accepts the connection, `connect_timeout`
     seconds at most (None: for ever), and says so in the log meanwhile."""
 
+    sends_sealed = True
+
     def __init__(self, label: str, pull_address: str, db_address: str, server_name: str,
                  pipeline: str | None, logging_level: int | str, context: Any,
                  key: bytes | str | None, window: int, batch_size: int, linger_ms: int) -> None:

@@ -35,6 +35,8 @@ class Server(MethodRunner):
 
     #: the chain, not the name in a step, decides which server runs it
     checks_server_name = False
+    #: every process of a chain holds the key: its links carry sealed batches
+    sends_sealed = True
     #: the part that sends results on: connects to the next server's pull
     next_part: type = PushConnection
 
@@ -44,8 +46,8 @@ class Server(MethodRunner):
         super().__init__(name, log_level, messages, **options)
         self.next_call = next_call if "." in next_call or not next_call else f".{next_call}"
         pull = self.register_inbound(PullService, "Pull", pull_address, route="Push",
-                                     hook=self.execute)
-        push = self.register_outbound(self.next_part, "Push", next_address)
+                                     hook=self.execute, seal=self.seal)
+        push = self.register_outbound(self.next_part, "Push", next_address, seal=self.seal)
         self.preset_cache(name=name)
         self.advertise("pull_address", pull)
         self.advertise("push_address" if push.bind else "next_address", push)

@@ -11,6 +11,7 @@ import gevent
 import zmq.green as zmq
 
 from ..log import HasLogger, Occurrences, get_logger, setup
+from ..shipping import Seal
 from ..wire import ErrorRecord, Message, ProtocolError, decode, encode
 from ..wire import links
 from ..wire.curve import ZapHandler, cluster_keys
@@ -53,7 +54,8 @@ class Part(HasLogger):
     bind: bool = True
 
     def __init__(self, name: str, listen_address: str, *, messages: int = sys.maxsize,
-                 max_frame: int = DEFAULT_MAX_FRAME, hook: Any = None) -> None:
+                 max_frame: int = DEFAULT_MAX_FRAME, hook: Any = None,
+                 seal: Seal | None = None) -> None:
         self.name = name
         self.listen_address = listen_address
         #: the server's function this part calls on each message, given where the
@@ -62,6 +64,10 @@ class Part(HasLogger):
         self.hook = hook
         self.messages = messages
         self.max_frame = max_frame
+        #: the server's `Seal`, on a link whose peers hold the cluster key and
+        #: consume what they receive (a chain's): packed batches leave sealed,
+        #: and the seals of sealed batches are checked (docs/protocol.md, 3.9)
+        self.seal = seal
         self.server: "Host | None" = None
         self.socket: Any = None
         self.listener: ListenerWatch | None = None
@@ -186,7 +192,7 @@ class Part(HasLogger):
     def decode(self, frames: list) -> list[Message] | None:
         """The messages of `frames`, or None (counted and logged) if malformed."""
         try:
-            return decode(frames, self.max_frame)
+            return decode(frames, self.max_frame, self.seal)
         except ProtocolError as exc:
             self.bad_input(exc)
             return None
@@ -196,6 +202,8 @@ class Part(HasLogger):
         that is not bytes, or larger than `max_frame`, say) is replaced by an
         error reply: never lost, and its neighbours go on."""
         try:
+            if self.seal is not None:
+                return self.seal.encode(messages, self.max_frame)
             return encode(messages, self.max_frame, pack=True)
         except (TypeError, ProtocolError):
             return encode([self._encodable(m) for m in messages], pack=True)

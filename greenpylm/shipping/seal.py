@@ -11,6 +11,10 @@ neither aimed at other steps nor run by someone without the key. Whoever
 moves a message on to its next stage signs it again (it holds the key).
 The fields the messages of a call share come first, so that their part of
 the hashing is done once for a batch.
+
+Between processes that hold the key and consume what they receive (the
+links of a chain), a whole packed batch is signed once instead: a *sealed*
+batch (`encode`, `checks`). Its messages are `VOUCHED` for until they leave.
 """
 from __future__ import annotations
 
@@ -20,7 +24,9 @@ from typing import Any
 
 import dill
 
-from ..wire import Message, ProtocolError
+from ..wire import Message, ProtocolError, encode
+from ..wire.frames import TAG_SEALED, packed
+from ..wire.message import VOUCHED
 from .bundle import Bundle, Shipped
 from .cache import DEFAULT_SIZE, CallableCache, CodeRefused
 from .signing import Signer, digest_of
@@ -29,6 +35,7 @@ BYTES = (bytes, bytearray, memoryview)
 SHIPPED_STEP = ".@"  # in a function string: a step that runs shipped code
 _LENGTHS = struct.Struct(">HHH")  # of function, client and digest
 _STAGE = struct.Struct(">I")
+SEALED_BATCH_KEY = b"greenpylm sealed batch"  # what the batch key is derived with
 
 
 def dumps(value: Any) -> bytes:
@@ -44,6 +51,7 @@ class Seal:
 
     def __init__(self, key: bytes | str | None = None, cache_size: int = DEFAULT_SIZE) -> None:
         self.signer = Signer(key)
+        self.batch_signer = self.signer.derived(SEALED_BATCH_KEY)
         self.callables = CallableCache(cache_size)
         self._shared: tuple = (None, None, None, None)  # see `_signed`
 
@@ -67,20 +75,59 @@ class Seal:
         unpickle and is never signed: a server must not vouch for what it
         passes on without having checked it.
         """
+        if self.vouch(message):
+            shared, own = self._signed(message)
+            message.signature = self.signer.sign(own, after=shared)
+
+    def vouch(self, message: Message) -> bool:
+        """`sign`, except that the signature is left to whoever sends the message
+        (`encode`): it is `VOUCHED` for if it needs one (then True)."""
         if message.error is not None or message.dropped:
             message.payload = b""
             message.pickled = False
             self.strip(message)
             message.signature = b""
-            return
+            return False
         if not isinstance(message.payload, BYTES):
             message.payload = dumps(message.payload)
             message.pickled = True
         if message.code is not None or message.pickled or SHIPPED_STEP in message.function:
-            shared, own = self._signed(message)
-            message.signature = self.signer.sign(own, after=shared)
-        else:
-            message.signature = b""
+            message.signature = VOUCHED
+            return True
+        message.signature = b""
+        return False
+
+    def encode(self, messages: list[Message], max_frame: int | None = None) -> list:
+        """The frames of `messages`, for a peer that holds the key and consumes
+        them: one sealed batch if they pack and this process vouches for each
+        that needs a signature; otherwise a batch whose vouched messages are
+        signed one by one."""
+        frame = packed(messages) if self._sealing(messages) else None
+        if frame is not None:
+            return [TAG_SEALED, frame, self.batch_signer.sign(frame)]
+        for message in messages:
+            if message.signature is VOUCHED:
+                self.sign(message)
+        return encode(messages, max_frame, pack=True)
+
+    @staticmethod
+    def _sealing(messages: list[Message]) -> bool:
+        """Whether a seal is worth it and allowed: some of `messages` need a
+        signature, and this process vouches for each of those (a seal never
+        covers one forwarded with its sender's signature, or with none)."""
+        wanted = False
+        for message in messages:
+            signature = message.signature
+            if signature is VOUCHED:
+                wanted = True
+            elif signature or not message.dropped and (
+                    message.pickled or SHIPPED_STEP in message.function):
+                return False
+        return wanted
+
+    def checks(self, frame: bytes, seal: bytes) -> bool:
+        """Whether `seal` is this key's seal of the packed `frame` (`BatchSeal`)."""
+        return self.batch_signer.verify(frame, seal)
 
     # -- incoming ---------------------------------------------------------
     def open(self, message: Message, *, wanted: bytes) -> None:
@@ -93,16 +140,8 @@ class Seal:
         """
         if message.code is None and not message.pickled and not wanted:
             return
-        if not message.signature:
-            raise CodeRefused("the message carries code or a pickle but is not signed; every "
-                              "process needs the same key (`key=` or $GREENPYLM_KEY)")
-        if message.code is not None and digest_of(message.code) != message.digest:
-            raise CodeRefused("the code does not match its digest")
-        shared, own = self._signed(message)
-        if not self.signer.verify(own, message.signature, after=shared):
-            raise CodeRefused("the signature does not match: the message is signed with "
-                              "another key (every process needs the same key: `key=` or "
-                              "$GREENPYLM_KEY), or it was changed on the way")
+        if message.signature is not VOUCHED:  # VOUCHED: its batch's seal was checked
+            self._check(message)
         if message.code is not None:
             try:
                 entries = Bundle.decode(message.code)
@@ -117,6 +156,19 @@ class Seal:
                     from None
             message.pickled = False
         message.signature = b""
+
+    def _check(self, message: Message) -> None:
+        """Raise `CodeRefused` unless `message` carries this key's signature."""
+        if not message.signature:
+            raise CodeRefused("the message carries code or a pickle but is not signed; every "
+                              "process needs the same key (`key=` or $GREENPYLM_KEY)")
+        if message.code is not None and digest_of(message.code) != message.digest:
+            raise CodeRefused("the code does not match its digest")
+        shared, own = self._signed(message)
+        if not self.signer.verify(own, message.signature, after=shared):
+            raise CodeRefused("the signature does not match: the message is signed with "
+                              "another key (every process needs the same key: `key=` or "
+                              "$GREENPYLM_KEY), or it was changed on the way")
 
     def _signed(self, message: Message) -> tuple[Any, bytes]:
         """The data signed (section 3.7 of docs/protocol.md) in two parts: the

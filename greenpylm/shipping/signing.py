@@ -48,6 +48,11 @@ class Signer:
         self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
         self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
 
+    def derived(self, label: bytes) -> "Signer":
+        """A signer whose key is this one's signature of `label`: a key of its
+        own for another use of the same secret (sealed batches, say)."""
+        return Signer(self.sign(label))
+
     def keyed(self, prefix: bytes) -> Any:
         """The inner state of HMAC over `prefix`, for `sign` and `verify` to go on after."""
         inner = self._inner.copy()

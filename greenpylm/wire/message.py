@@ -25,6 +25,23 @@ def payload_size(payload: Any) -> int:
         return 0
 
 
+class _Vouched:
+    """The `signature` of a message whose own process vouches for it: made
+    here, to be signed when it leaves, or received in a sealed batch whose
+    seal was checked (docs/protocol.md, 3.9). No decoder makes it from bytes;
+    it is falsy, so a message with it is written unsigned."""
+
+    __slots__ = ()
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        return "VOUCHED"
+
+
+VOUCHED: Any = _Vouched()
+
 _PAYLOAD = attrgetter("payload")
 
 
@@ -101,7 +118,8 @@ class Message:
     - ``payload``: the data (``bytes``);
     - ``id``: 16 unique bytes, kept by every step so results match inputs;
     - ``code``: a bundle of shipped callables' code, named by ``digest``;
-    - ``signature``: HMAC of what would be unpickled (code, pickled payload);
+    - ``signature``: HMAC of what would be unpickled (code, pickled payload),
+      or `VOUCHED`;
     - ``pickled``: the payload is a pickled Python object, not raw bytes;
     - ``error``: an `ErrorRecord` when a step failed;
     - ``dropped``: a step returned ``None``; the message ends here.
