@@ -219,10 +219,7 @@ class Call:
                                 None, False, False)
         if with_code:
             self.seal.enclose(message, self.shipped)
-        if self.sealed:
-            self.seal.vouch(message)  # signed with its batch, by `encode`
-        else:
-            self.seal.sign(message)
+        self.seal.sign(message, self.sealed)  # deferred: signed with its batch, by `encode`
         return message
 
     def encode(self, messages: list[Message]) -> list:

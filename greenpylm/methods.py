@@ -175,12 +175,11 @@ class MethodRunner(ServerTemplate):
             out = self.apply(message, steps[stage] if stage < len(steps) else "")
         else:
             out = [message]
-        sign = self.seal.vouch if self.sends_sealed else self.seal.sign
         for m in out:
             if last and (m.code is not None or m.digest):
                 self.seal.strip(m)  # no later step needs the code
             self.moving_on(m, len(steps))
-            sign(m)
+            self.seal.sign(m, self.sends_sealed)
         self._handled += 1
         if self._handled == self.messages:
             self.log.info("handled {} messages, stopping", self._handled)

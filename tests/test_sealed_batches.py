@@ -34,7 +34,7 @@ def vouched(seal: Seal, n: int, function: str = FUNCTION) -> list[Message]:
     """`n` messages with pickled payloads 0..n-1, vouched for by `seal` (a chain's)."""
     messages = [Message(function, i, client="c", stage=0) for i in range(n)]
     for m in messages:
-        seal.vouch(m)
+        seal.sign(m, deferred=True)
     return messages
 
 
@@ -107,7 +107,7 @@ def test_plain_and_dropped_messages_need_no_signature_and_go_with_the_others():
     plain = Message("s.method", b"raw bytes", client="c")
     dropped = Message(FUNCTION, b"", client="c", dropped=True)
     for m in (plain, dropped):
-        seal.vouch(m)
+        seal.sign(m, deferred=True)
     frames = seal.encode([plain, dropped, *vouched(seal, 1)])
     assert frames[0] == TAG_SEALED
     assert [m.payload for m in decode(frames, seal=seal)][:2] == [b"raw bytes", b""]

@@ -68,34 +68,31 @@ class Seal:
         message.code = None
         message.digest = b""
 
-    def sign(self, message: Message) -> None:
+    def sign(self, message: Message, deferred: bool = False) -> None:
         """Pickle a payload that is not bytes, and sign what would be unpickled.
+        `deferred`: leave the signature to whoever sends the message (`encode`),
+        and mark it `VOUCHED` for meanwhile.
 
         A message that ends here (an error, a drop) carries nothing to
         unpickle and is never signed: a server must not vouch for what it
         passes on without having checked it.
         """
-        if self.vouch(message):
-            shared, own = self._signed(message)
-            message.signature = self.signer.sign(own, after=shared)
-
-    def vouch(self, message: Message) -> bool:
-        """`sign`, except that the signature is left to whoever sends the message
-        (`encode`): it is `VOUCHED` for if it needs one (then True)."""
         if message.error is not None or message.dropped:
             message.payload = b""
             message.pickled = False
             self.strip(message)
             message.signature = b""
-            return False
+            return
         if not isinstance(message.payload, BYTES):
             message.payload = dumps(message.payload)
             message.pickled = True
-        if message.code is not None or message.pickled or SHIPPED_STEP in message.function:
+        if message.code is None and not message.pickled and SHIPPED_STEP not in message.function:
+            message.signature = b""
+        elif deferred:
             message.signature = VOUCHED
-            return True
-        message.signature = b""
-        return False
+        else:
+            shared, own = self._signed(message)
+            message.signature = self.signer.sign(own, after=shared)
 
     def encode(self, messages: list[Message], max_frame: int | None = None) -> list:
         """The frames of `messages`, for a peer that holds the key and consumes
