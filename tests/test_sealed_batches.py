@@ -102,6 +102,18 @@ def test_what_does_not_pack_is_signed_one_by_one():
     assert seal.encode([big])[0] == TAG_BATCH
 
 
+def test_a_message_that_cannot_be_encoded_leaves_its_neighbours_signed():
+    """`Part.encode` then sends them without it: they must not go unsigned."""
+    seal = Seal(KEY)
+    messages = vouched(seal, 3)
+    messages[1].id = b"too short"
+    with pytest.raises(ProtocolError):
+        seal.encode(messages)
+    for m in (messages[0], messages[2]):
+        assert isinstance(m.signature, bytes) and len(m.signature) == 32
+        seal.open(m, wanted=b"")
+
+
 def test_plain_and_dropped_messages_need_no_signature_and_go_with_the_others():
     seal = Seal(KEY)
     plain = Message("s.method", b"raw bytes", client="c")

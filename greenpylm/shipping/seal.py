@@ -98,8 +98,12 @@ class Seal:
         """The frames of `messages`, for a peer that holds the key and consumes
         them: one sealed batch if they pack and this process vouches for each
         that needs a signature; otherwise a batch whose vouched messages are
-        signed one by one."""
-        frame = packed(messages) if self._sealing(messages) else None
+        signed one by one (before `encode` may raise for one of them, so that a
+        caller that sends the others after all sends them signed)."""
+        try:
+            frame = packed(messages) if self._sealing(messages) else None
+        except ProtocolError:
+            frame = None  # a field that cannot be encoded: `encode` below says which
         if frame is not None:
             return [TAG_SEALED, frame, self.batch_signer.sign(frame)]
         for message in messages:
