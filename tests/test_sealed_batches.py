@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import pickle
+import random
 
 import pytest
 
@@ -143,6 +144,38 @@ def test_malformed_sealed_batches_are_refused():
     with pytest.raises(ProtocolError) as info:
         decode([TAG_SEALED, inner[1], seal.batch_signer.sign(inner[1])], seal=seal)
     assert info.value.kind == "bad-header"
+
+
+def test_a_sealed_batch_changed_anywhere_is_never_vouched_for():
+    """Flip a bit, cut, grow or swap any frame of a sealed batch: `decode`
+    either refuses it or gives unsigned messages, never `VOUCHED` ones."""
+    rng = random.Random(20261207)
+    seal = Seal(KEY)
+    refused = unsigned = 0
+    for _ in range(600):
+        frames = seal.encode(vouched(seal, rng.randint(1, 5)))
+        which = rng.randrange(1, 3)
+        frame = bytearray(frames[which])
+        how = rng.randrange(4)
+        if how == 0:
+            frame[rng.randrange(len(frame))] ^= 1 << rng.randrange(8)
+        elif how == 1:
+            del frame[rng.randrange(len(frame)):]
+        elif how == 2:
+            frame += rng.randbytes(rng.randint(1, 40))
+        else:
+            frame = bytearray(seal.encode(vouched(seal, 2))[which])  # another batch's
+            if frame == frames[which]:
+                continue
+        frames[which] = bytes(frame)
+        try:
+            messages = decode(frames, seal=seal)
+        except ProtocolError:
+            refused += 1
+            continue
+        assert all(m.signature == b"" and m.signature is not VOUCHED for m in messages)
+        unsigned += 1
+    assert refused and unsigned  # both outcomes were met
 
 
 def test_a_chained_server_checks_and_seals_batches_over_tcp(procs):
