@@ -261,7 +261,7 @@ def unpack(frame: bytes, sealed: Any = None) -> list[Message]:
     build = Message.build
     starts_with = frame.startswith
     raw, fields = b"", None  # the last header's lengths and text fields, and what they read
-    unsigned = b"" if sealed is None else sealed
+    no_signature = b"" if sealed is None else sealed  # what a message without one gets
     while at < n:
         if n - at < HEADER_SIZE + LENGTH.size:
             raise ProtocolError("truncated", f"a packed message at byte {at} is cut short")
@@ -293,7 +293,7 @@ def unpack(frame: bytes, sealed: Any = None) -> list[Message]:
             fields = decode_fields(frame, start, lp, lc, lf, lk, ld)
         pipeline, client, function, cache, digest = fields
         out.append(build(function, frame[body:stop], pipeline, client, stage, cache, mid,
-                         digest, frame[end_d:end] if ls else unsigned, None, None,
+                         digest, frame[end_d:end] if ls else no_signature, None, None,
                          flags & FLAG_DROPPED != 0, flags & FLAG_PICKLED != 0))
         at = stop
     if not out:
